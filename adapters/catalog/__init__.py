@@ -1,0 +1,1 @@
+"""The model catalog as TOML data files."""

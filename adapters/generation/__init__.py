@@ -1,0 +1,1 @@
+"""GenerationPort adapters: the Kie.ai client and the offline stub."""

@@ -1,0 +1,1 @@
+"""Media in and out: downloads of result files."""

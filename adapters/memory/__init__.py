@@ -1,0 +1,1 @@
+"""In-memory adapters with the same semantics as the real ones (tests, offline runs)."""

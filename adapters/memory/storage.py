@@ -1,0 +1,160 @@
+"""InMemoryStorage: StoragePort with PostgreSQL's uniqueness and atomicity, in a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from core.domain.errors import IdempotencyConflict, InsufficientFunds, JobNotFound
+from core.domain.jobs import JOB_FIELDS_SETTABLE, Job, JobStatus
+from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold, release
+from core.domain.users import User
+from core.ports.storage import Posted, StoragePort
+
+
+class InMemoryStorage(StoragePort):
+    """Every method runs without awaiting, so each is atomic on the event loop."""
+
+    def __init__(self) -> None:
+        self.users: dict[int, User] = {}
+        self.ledger: list[LedgerEntry] = []
+        self._by_key: dict[str, LedgerEntry] = {}
+        self.jobs: dict[str, Job] = {}
+        self._confirm_keys: dict[str, str] = {}
+
+    async def upsert_user(self, user: User) -> tuple[User, bool]:
+        existing = self.users.get(user.id)
+        if existing is None:
+            self.users[user.id] = user
+            return user, True
+        refreshed = attrs.evolve(existing, username=user.username, first_name=user.first_name)
+        self.users[user.id] = refreshed
+        return refreshed, False
+
+    async def get_user(self, user_id: int) -> User | None:
+        return self.users.get(user_id)
+
+    async def set_language(self, user_id: int, lang: str) -> None:
+        user = self.users.get(user_id)
+        if user is not None:
+            self.users[user_id] = attrs.evolve(user, lang=lang)
+
+    async def post(self, entry: LedgerEntry) -> Posted:
+        return self._post(entry)
+
+    def _post(self, entry: LedgerEntry) -> Posted:
+        previous = self._by_key.get(entry.key)
+        if previous is not None:
+            if previous.same_command(entry):
+                return Posted.DUPLICATE
+            raise IdempotencyConflict(entry.key)
+        if entry.debits_available:
+            available = self._balance(entry.user_id).available
+            if available + entry.amount - entry.held < 0:
+                raise InsufficientFunds(available, entry.held - entry.amount)
+        self._by_key[entry.key] = entry
+        self.ledger.append(entry)
+        return Posted.APPLIED
+
+    def _balance(self, user_id: int) -> Balance:
+        return Balance.of([e for e in self.ledger if e.user_id == user_id])
+
+    async def balance(self, user_id: int) -> Balance:
+        return self._balance(user_id)
+
+    async def entries(self, user_id: int, limit: int = 10) -> list[LedgerEntry]:
+        return [e for e in reversed(self.ledger) if e.user_id == user_id][:limit]
+
+    async def create_job_with_hold(self, job: Job) -> tuple[Job, bool]:
+        existing_id = self._confirm_keys.get(job.confirm_key)
+        if existing_id is not None:
+            return self.jobs[existing_id], False
+        if job.id in self.jobs:
+            raise IdempotencyConflict(job.id)
+        self._post(hold(job.id, job.user_id, job.price))
+        self.jobs[job.id] = job
+        self._confirm_keys[job.confirm_key] = job.id
+        return job, True
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def _transition(
+        self,
+        job_id: str,
+        expected: Iterable[JobStatus],
+        to: JobStatus,
+        now: datetime,
+        changes: dict[str, Any],
+    ) -> Job | None:
+        unknown = set(changes) - JOB_FIELDS_SETTABLE
+        if unknown:
+            raise ValueError(f"cannot set {sorted(unknown)} on a job")
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status not in set(expected):
+            return None
+        updated = attrs.evolve(job, status=to, updated_at=now, **changes)
+        self.jobs[job_id] = updated
+        return updated
+
+    async def transition(
+        self,
+        job_id: str,
+        expected: Iterable[JobStatus],
+        to: JobStatus,
+        now: datetime,
+        **changes: Any,
+    ) -> Job | None:
+        return self._transition(job_id, expected, to, now, changes)
+
+    async def settle(
+        self,
+        job_id: str,
+        expected: Iterable[JobStatus],
+        to: JobStatus,
+        resolution: EntryKind,
+        now: datetime,
+        **changes: Any,
+    ) -> Job | None:
+        if resolution not in (EntryKind.CAPTURE, EntryKind.RELEASE):
+            raise ValueError(f"a hold resolves by capture or release, not {resolution}")
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status not in set(expected):
+            return None
+        make = capture if resolution is EntryKind.CAPTURE else release
+        self._post(make(job.id, job.user_id, job.price))
+        return self._transition(job_id, expected, to, now, changes)
+
+    async def claim_delivery(
+        self, job_id: str, now: datetime, stale_before: datetime
+    ) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        stale = job.status is JobStatus.DELIVERING and job.updated_at < stale_before
+        if job.status is not JobStatus.SUCCEEDED and not stale:
+            return None
+        claimed = attrs.evolve(job, status=JobStatus.DELIVERING, updated_at=now)
+        self.jobs[job_id] = claimed
+        return claimed
+
+    async def jobs_in(
+        self, statuses: Iterable[JobStatus], updated_before: datetime, limit: int = 100
+    ) -> list[Job]:
+        wanted = set(statuses)
+        found = [
+            j for j in self.jobs.values() if j.status in wanted and j.updated_at <= updated_before
+        ]
+        return sorted(found, key=lambda j: j.updated_at)[:limit]
+
+    async def user_jobs(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Job]:
+        mine = [j for j in self.jobs.values() if j.user_id == user_id]
+        mine.sort(key=lambda j: j.created_at, reverse=True)
+        return mine[offset : offset + limit]

@@ -1,0 +1,29 @@
+"""Callback data: short, typed, and parsed strictly (a forged one matches no handler)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuCb(CallbackData, prefix="m"):
+    action: str  # home | balance | help | language
+
+
+class CategoryCb(CallbackData, prefix="c"):
+    category: str
+
+
+class ModelCb(CallbackData, prefix="md"):
+    model_id: str
+
+
+class ConfirmCb(CallbackData, prefix="cf"):
+    draft: str
+
+
+class CancelCb(CallbackData, prefix="x"):
+    pass
+
+
+class LanguageCb(CallbackData, prefix="l"):
+    lang: str

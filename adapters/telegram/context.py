@@ -1,0 +1,73 @@
+"""What handlers receive: the use cases, read models and a translator bound to the user."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from aiogram.types import User as TgUser
+
+from adapters.telegram.i18n import Translator
+from core.domain.catalog import Catalog
+from core.domain.money import Pricing
+from core.ports.storage import StoragePort
+from core.usecases.generation import ConfirmGeneration
+from core.usecases.launch import LaunchJob
+from core.usecases.pricing import QuotePrice, ShowBalance
+from core.usecases.users import RegisterUser, SetLanguage
+
+
+@attrs.frozen
+class BotServices:
+    storage: StoragePort
+    catalog: Catalog
+    pricing: Pricing
+    translator: Translator
+    register_user: RegisterUser
+    set_language: SetLanguage
+    quote: QuotePrice
+    confirm: ConfirmGeneration
+    launch: LaunchJob
+    show_balance: ShowBalance
+
+
+@attrs.frozen
+class Tr:
+    """The translator bound to one user's language."""
+
+    translator: Translator
+    lang: str
+
+    def __call__(self, key: str, **args: Any) -> str:
+        return self.translator(self.lang, key, **args)
+
+
+class UserContextMiddleware(BaseMiddleware):
+    """Loads (or registers) the user behind every update and binds the translator."""
+
+    def __init__(self, services: BotServices) -> None:
+        self.services = services
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user: TgUser | None = data.get("event_from_user")
+        lang = "en"
+        if tg_user is not None and not tg_user.is_bot:
+            user = await self.services.storage.get_user(tg_user.id)
+            if user is None:
+                registration = await self.services.register_user(
+                    tg_user.id, tg_user.language_code, tg_user.username, tg_user.first_name
+                )
+                user = registration.user
+            lang = user.lang
+            data["user"] = user
+        data["services"] = self.services
+        data["tr"] = Tr(self.services.translator, lang)
+        return await handler(event, data)

@@ -1,0 +1,13 @@
+"""Routers, composed in one place; the fallback router goes last."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from . import fallback, generate, menu, start
+
+
+def build_router() -> Router:
+    root = Router(name="root")
+    root.include_routers(start.build(), menu.build(), generate.build(), fallback.build())
+    return root

@@ -1,0 +1,77 @@
+"""Inline keyboards, built from the catalog and the translator."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from adapters.telegram.callbacks import (
+    CancelCb,
+    CategoryCb,
+    ConfirmCb,
+    LanguageCb,
+    MenuCb,
+    ModelCb,
+)
+from adapters.telegram.context import Tr
+from core.domain.catalog import Catalog, Category, ModelSpec
+from core.domain.money import Pricing
+
+
+def main_menu(tr: Tr, catalog: Catalog) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for category in Category:
+        if catalog.visible(category):
+            kb.button(
+                text=tr(f"menu-{category.value}"), callback_data=CategoryCb(category=category)
+            )
+    kb.button(text=tr("menu-balance"), callback_data=MenuCb(action="balance"))
+    kb.button(text=tr("menu-help"), callback_data=MenuCb(action="help"))
+    kb.button(text=tr("menu-language"), callback_data=MenuCb(action="language"))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def cheapest(model: ModelSpec, pricing: Pricing) -> int:
+    return min(sku.price_in(pricing) for sku in model.skus)
+
+
+def models_menu(tr: Tr, models: list[ModelSpec], pricing: Pricing) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for model in models:
+        price = pricing.format(cheapest(model, pricing))
+        kb.button(text=f"{model.title} · {price}", callback_data=ModelCb(model_id=model.id))
+    kb.button(text=tr("btn-back"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def confirm_menu(tr: Tr, draft: str, price: str, affordable: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if affordable:
+        kb.button(text=tr("btn-confirm", price=price), callback_data=ConfirmCb(draft=draft))
+    kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def back_to_menu(tr: Tr) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
+    return kb.as_markup()
+
+
+def cancel_only(tr: Tr) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
+    return kb.as_markup()
+
+
+def languages(tr: Tr, langs: list[str]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    names = {"ru": "Русский", "en": "English"}
+    for lang in langs:
+        kb.button(text=names.get(lang, lang), callback_data=LanguageCb(lang=lang))
+    kb.button(text=tr("btn-back"), callback_data=MenuCb(action="home"))
+    kb.adjust(2)
+    return kb.as_markup()

@@ -1,0 +1,1 @@
+"""The domain, its ports and the use cases: no framework, driver or I/O."""

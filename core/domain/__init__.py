@@ -1,0 +1,1 @@
+"""Domain types: users, catalog, jobs and the money ledger."""

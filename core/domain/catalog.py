@@ -1,0 +1,172 @@
+"""The model catalog: typed parameter schemas and SKUs with credit prices."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from core.domain.errors import InvalidParams, UnknownModel
+from core.domain.money import Pricing
+
+
+class Category(enum.StrEnum):
+    IMAGE = "image"
+    IMAGE_EDIT = "image_edit"
+    VIDEO = "video"
+    AUDIO = "audio"
+    UPSCALE = "upscale"
+
+
+class ParamType(enum.StrEnum):
+    TEXT = "text"
+    ENUM = "enum"
+    INT = "int"
+    NUMBER = "number"
+    BOOL = "bool"
+    MEDIA = "media"
+
+
+class MediaKind(enum.StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    TEXT = "text"
+
+
+@attrs.frozen
+class ParamSpec:
+    name: str
+    type: ParamType
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    min: int | Decimal | None = None
+    max: int | Decimal | None = None
+    max_length: int | None = None
+    media: MediaKind | None = None
+    max_items: int = 1
+
+    def check(self, value: Any) -> Any:
+        """Return the value in its canonical type, or raise InvalidParams."""
+        if self.type is ParamType.TEXT:
+            return self._check_text(value)
+        if self.type is ParamType.ENUM:
+            text = str(value)
+            if text not in self.choices:
+                raise InvalidParams(self.name, f"must be one of {', '.join(self.choices)}")
+            return text
+        if self.type is ParamType.BOOL:
+            if isinstance(value, bool):
+                return value
+            raise InvalidParams(self.name, "must be true or false")
+        if self.type in (ParamType.INT, ParamType.NUMBER):
+            return self._check_number(value)
+        return self._check_media(value)
+
+    def _check_text(self, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParams(self.name, "must be non-empty text")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise InvalidParams(self.name, f"is longer than {self.max_length} characters")
+        return value
+
+    def _check_number(self, value: Any) -> int | Decimal:
+        try:
+            number: int | Decimal = (
+                int(value) if self.type is ParamType.INT else Decimal(str(value))
+            )
+        except (TypeError, ValueError, ArithmeticError):
+            raise InvalidParams(self.name, "must be a number") from None
+        if isinstance(value, bool):
+            raise InvalidParams(self.name, "must be a number")
+        if self.min is not None and number < self.min:
+            raise InvalidParams(self.name, f"must be at least {self.min}")
+        if self.max is not None and number > self.max:
+            raise InvalidParams(self.name, f"must be at most {self.max}")
+        return number
+
+    def _check_media(self, value: Any) -> tuple[str, ...]:
+        items = (value,) if isinstance(value, str) else tuple(value or ())
+        if not items or not all(isinstance(i, str) and i for i in items):
+            raise InvalidParams(self.name, f"needs a {self.media or 'file'}")
+        if len(items) > self.max_items:
+            raise InvalidParams(self.name, f"takes at most {self.max_items} files")
+        return items
+
+
+@attrs.frozen
+class Sku:
+    """One priced variant of a model, chosen by the enum values in ``when``."""
+
+    id: str
+    credits: Decimal
+    when: Mapping[str, str] = attrs.field(factory=dict)
+    price: int | None = None
+    free: bool = False
+
+    def matches(self, params: Mapping[str, Any]) -> bool:
+        return all(str(params.get(name)) == value for name, value in self.when.items())
+
+    def price_in(self, pricing: Pricing) -> int:
+        return self.price if self.price is not None else pricing.price_of_credits(self.credits)
+
+
+@attrs.frozen
+class ModelSpec:
+    id: str
+    kie_model: str
+    title: str
+    category: Category
+    output: MediaKind
+    params: tuple[ParamSpec, ...]
+    skus: tuple[Sku, ...]
+    description: str = ""
+    hidden: bool = False
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply defaults and check every parameter; unknown names are rejected."""
+        unknown = set(raw) - {p.name for p in self.params}
+        if unknown:
+            raise InvalidParams(sorted(unknown)[0], "is not a parameter of this model")
+        clean: dict[str, Any] = {}
+        for spec in self.params:
+            value = raw.get(spec.name)
+            if value is None:
+                if spec.default is not None:
+                    clean[spec.name] = spec.default
+                elif spec.required:
+                    raise InvalidParams(spec.name, "is required")
+                continue
+            clean[spec.name] = spec.check(value)
+        return clean
+
+    def sku_for(self, params: Mapping[str, Any]) -> Sku:
+        """The most specific SKU whose conditions all hold."""
+        matching = [s for s in self.skus if s.matches(params)]
+        if not matching:
+            raise InvalidParams("sku", f"no price for this combination on {self.id}")
+        return max(matching, key=lambda s: len(s.when))
+
+
+@attrs.frozen
+class Catalog:
+    models: tuple[ModelSpec, ...]
+
+    def get(self, model_id: str) -> ModelSpec:
+        for model in self.models:
+            if model.id == model_id:
+                return model
+        raise UnknownModel(model_id)
+
+    def visible(self, category: Category | None = None) -> list[ModelSpec]:
+        return [
+            m for m in self.models if not m.hidden and (category is None or m.category is category)
+        ]

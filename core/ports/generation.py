@@ -1,0 +1,62 @@
+"""GenerationPort: the AI provider (Kie.ai or the offline stub)."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from core.domain.catalog import ModelSpec
+from core.domain.jobs import ResultFile
+
+
+class GenerationError(Exception):
+    """Base for provider failures, already translated at the adapter edge."""
+
+
+class GenerationRejected(GenerationError):
+    """The provider refused the task for sure: no task exists, the hold can be released."""
+
+
+class GenerationUnavailable(GenerationRejected):
+    """Bad key, no credits, maintenance or rate limit: not the user's fault."""
+
+
+class GenerationAmbiguous(GenerationError):
+    """We cannot tell whether the task was created (timeout, lost answer)."""
+
+
+class TaskState(enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class TaskStatus:
+    state: TaskState
+    files: tuple[ResultFile, ...] = ()
+    error: str | None = None
+
+
+@attrs.frozen
+class TaskRequest:
+    job_id: str
+    model: ModelSpec
+    params: Mapping[str, Any]
+    callback_url: str | None
+
+
+class GenerationPort(abc.ABC):
+    mode: str
+
+    @abc.abstractmethod
+    async def submit(self, request: TaskRequest) -> str:
+        """Create the task once and return the provider's task id (never retried blindly)."""
+
+    @abc.abstractmethod
+    async def status(self, task_id: str) -> TaskStatus: ...

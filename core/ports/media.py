@@ -1,0 +1,24 @@
+"""MediaDownloader: fetches result files, size-checked."""
+
+from __future__ import annotations
+
+import abc
+
+import attrs
+
+
+class DownloadError(Exception):
+    pass
+
+
+@attrs.frozen
+class Downloaded:
+    filename: str
+    content: bytes
+    mime: str
+
+
+class MediaDownloader(abc.ABC):
+    @abc.abstractmethod
+    async def download(self, url: str, max_bytes: int) -> Downloaded:
+        """Fetch ``url``; raise DownloadError if it is missing, too large or not media."""

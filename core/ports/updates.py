@@ -1,0 +1,19 @@
+"""UpdateSource: where raw Telegram updates come from (polling, webhook, tests)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+RawUpdate = Mapping[str, Any]
+UpdateSink = Callable[[RawUpdate], Awaitable[None]]
+
+
+class UpdateSource(abc.ABC):
+    @abc.abstractmethod
+    async def run(self, sink: UpdateSink) -> None:
+        """Hand every update to ``sink``; an update counts as received only once sink returned."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Use cases: small classes that receive ports and do one thing each."""

@@ -1,0 +1,202 @@
+"""Confirm, submit, settle and deliver a generation job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from core.domain.catalog import Catalog
+from core.domain.jobs import AWAITING_RESULT, RELEASABLE, Job, JobStatus
+from core.domain.ledger import EntryKind
+from core.domain.money import Pricing
+from core.ports.chat import ChatPort
+from core.ports.clock import Clock, IdGenerator
+from core.ports.generation import (
+    GenerationAmbiguous,
+    GenerationError,
+    GenerationPort,
+    GenerationRejected,
+    TaskRequest,
+    TaskState,
+    TaskStatus,
+)
+from core.ports.media import DownloadError, MediaDownloader
+from core.ports.storage import StoragePort
+
+
+@attrs.frozen
+class Confirmation:
+    job: Job
+    created: bool
+
+
+@attrs.define
+class ConfirmGeneration:
+    """Validate, price, and create the job with its hold in one unit of work."""
+
+    storage: StoragePort
+    catalog: Catalog
+    pricing: Pricing
+    clock: Clock
+    ids: IdGenerator
+
+    async def __call__(
+        self,
+        *,
+        confirm_key: str,
+        user_id: int,
+        chat_id: int,
+        lang: str,
+        model_id: str,
+        params: Mapping[str, Any],
+    ) -> Confirmation:
+        model = self.catalog.get(model_id)
+        clean = model.validate(params)
+        sku = model.sku_for(clean)
+        now = self.clock.now()
+        job = Job(
+            id=self.ids.new_id(),
+            confirm_key=confirm_key,
+            user_id=user_id,
+            chat_id=chat_id,
+            lang=lang,
+            model_id=model.id,
+            sku_id=sku.id,
+            params=clean,
+            price=sku.price_in(self.pricing),
+            status=JobStatus.QUEUED,
+            callback_token=self.ids.secret(),
+            created_at=now,
+            updated_at=now,
+        )
+        stored, created = await self.storage.create_job_with_hold(job)
+        return Confirmation(stored, created)
+
+
+@attrs.define
+class FailJob:
+    """Release the hold, end the job, tell the user; a no-op once the job has settled."""
+
+    storage: StoragePort
+    chat: ChatPort
+    clock: Clock
+
+    async def __call__(
+        self, job_id: str, reason: str, status: JobStatus = JobStatus.FAILED
+    ) -> Job | None:
+        job = await self.storage.settle(
+            job_id, RELEASABLE, status, EntryKind.RELEASE, self.clock.now(), error=reason
+        )
+        if job is not None:
+            await self.chat.job_failed(job, reason)
+        return job
+
+
+@attrs.define
+class SubmitJob:
+    """Call createTask exactly once for a queued job."""
+
+    storage: StoragePort
+    generation: GenerationPort
+    catalog: Catalog
+    clock: Clock
+    fail: FailJob
+    callback_base: str | None = None
+
+    def callback_url(self, job: Job) -> str | None:
+        if not self.callback_base:
+            return None
+        return f"{self.callback_base.rstrip('/')}/kie/callback/{job.id}/{job.callback_token}"
+
+    async def __call__(self, job_id: str) -> Job | None:
+        job = await self.storage.transition(
+            job_id, {JobStatus.QUEUED}, JobStatus.SUBMITTING, self.clock.now()
+        )
+        if job is None:  # someone else submits it, or it was cancelled meanwhile
+            return await self.storage.get_job(job_id)
+        request = TaskRequest(
+            job.id, self.catalog.get(job.model_id), job.params, self.callback_url(job)
+        )
+        try:
+            task_id = await self.generation.submit(request)
+        except GenerationRejected as exc:
+            return await self.fail(job.id, str(exc) or "rejected")
+        except (GenerationAmbiguous, GenerationError) as exc:
+            # The task may exist: never resubmit. A callback or the reconciler settles it.
+            return await self.storage.transition(
+                job.id,
+                {JobStatus.SUBMITTING},
+                JobStatus.SUBMITTING,
+                self.clock.now(),
+                error=f"ambiguous submit: {exc}",
+            )
+        settled = await self.storage.transition(
+            job.id, {JobStatus.SUBMITTING}, JobStatus.SUBMITTED, self.clock.now(), task_id=task_id
+        )
+        return settled or await self.storage.get_job(job.id)
+
+
+@attrs.define
+class DeliverResult:
+    """Claim a succeeded job, download its files and send them; resend rather than lose."""
+
+    storage: StoragePort
+    downloader: MediaDownloader
+    chat: ChatPort
+    clock: Clock
+    max_bytes: int = 50 * 1024 * 1024
+    claim_lease: timedelta = timedelta(minutes=5)
+
+    async def __call__(self, job_id: str) -> Job | None:
+        now = self.clock.now()
+        job = await self.storage.claim_delivery(job_id, now, now - self.claim_lease)
+        if job is None:
+            return None
+        try:
+            files = [await self.downloader.download(f.url, self.max_bytes) for f in job.result]
+        except DownloadError as exc:
+            # Keep the claim: it goes stale and the reconciler tries again.
+            await self.storage.transition(
+                job.id, {JobStatus.DELIVERING}, JobStatus.DELIVERING, now, error=str(exc)
+            )
+            return None
+        await self.chat.deliver(job, [(f.filename, f.content, f.mime) for f in files])
+        return await self.storage.transition(
+            job.id, {JobStatus.DELIVERING}, JobStatus.DELIVERED, self.clock.now()
+        )
+
+
+@attrs.define
+class ApplyTaskStatus:
+    """Drive a job from the provider's report; callbacks and polling both come here."""
+
+    storage: StoragePort
+    clock: Clock
+    fail: FailJob
+    deliver: DeliverResult
+
+    async def __call__(self, job_id: str, status: TaskStatus) -> Job | None:
+        now = self.clock.now()
+        if status.state is TaskState.SUCCEEDED:
+            if not status.files:
+                return await self.fail(job_id, "the provider reported success without a result")
+            job = await self.storage.settle(
+                job_id,
+                AWAITING_RESULT,
+                JobStatus.SUCCEEDED,
+                EntryKind.CAPTURE,
+                now,
+                result=status.files,
+                error=None,
+            )
+            return await self.deliver(job_id) if job is not None else None
+        if status.state is TaskState.FAILED:
+            return await self.fail(job_id, status.error or "generation failed")
+        if status.state is TaskState.RUNNING:
+            return await self.storage.transition(
+                job_id, {JobStatus.SUBMITTED}, JobStatus.RUNNING, now
+            )
+        return None

@@ -1,0 +1,1 @@
+"""Entrypoints: the runtimes (polling, webhook, CLI) and their composition roots."""

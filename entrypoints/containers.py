@@ -1,0 +1,197 @@
+"""Composition roots: one dependency-injector container per entrypoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from dependency_injector import containers, providers
+
+from adapters.catalog.loader import DEFAULT_DIR, load_catalog
+from adapters.generation.stub import StubGeneration
+from adapters.media.downloader import HttpxDownloader
+from adapters.memory.lock import InMemoryLock
+from adapters.memory.storage import InMemoryStorage
+from adapters.system import RandomIds, SystemClock
+from adapters.telegram.chat import AiogramChat
+from adapters.telegram.context import BotServices, UserContextMiddleware
+from adapters.telegram.handlers import build_router
+from adapters.telegram.i18n import Translator
+from adapters.telegram.polling import AiogramPollingSource
+from core.domain.catalog import Catalog
+from core.domain.money import Pricing
+from core.ports.clock import Clock
+from core.ports.generation import GenerationPort
+from core.usecases.generation import (
+    ApplyTaskStatus,
+    ConfirmGeneration,
+    DeliverResult,
+    FailJob,
+    SubmitJob,
+)
+from core.usecases.launch import LaunchJob
+from core.usecases.pricing import QuotePrice, ShowBalance
+from core.usecases.reconcile import ReconcileJobs
+from core.usecases.users import RegisterUser, SetLanguage
+from entrypoints.settings import ConfigError, Settings
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = None
+    if settings.telegram_api_base:
+        server = TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/"))
+        session = AiohttpSession(api=server)
+    return Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
+    )
+
+
+def make_pricing(settings: Settings) -> Pricing:
+    return Pricing(
+        currency=settings.billing_currency,
+        credit_usd=settings.credit_usd,
+        fx_rate=settings.fx_rate,
+        markup=settings.markup,
+    )
+
+
+def make_catalog(settings: Settings) -> Catalog:
+    return load_catalog(settings.catalog_dir or DEFAULT_DIR, frozenset(settings.hidden_models))
+
+
+def make_generation(settings: Settings, clock: Clock) -> GenerationPort:
+    if settings.generation_mode == "stub":
+        return StubGeneration(clock, timedelta(seconds=settings.kie_stub_delay_seconds))
+    raise ConfigError(
+        ["KIE_MODE: the real Kie.ai client is not available in this build; set KIE_MODE=stub"]
+    )
+
+
+def make_dispatcher(services: BotServices) -> Dispatcher:
+    dispatcher = Dispatcher()
+    middleware = UserContextMiddleware(services)
+    dispatcher.message.outer_middleware(middleware)
+    dispatcher.callback_query.outer_middleware(middleware)
+    dispatcher.include_router(build_router())
+    return dispatcher
+
+
+class Adapters(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(RandomIds)
+    pricing = providers.Singleton(make_pricing, settings)
+    catalog = providers.Singleton(make_catalog, settings)
+    translator = providers.Singleton(Translator)
+    storage = providers.Singleton(InMemoryStorage)
+    lock = providers.Singleton(InMemoryLock)
+    generation = providers.Singleton(make_generation, settings, clock)
+    http = providers.Singleton(
+        httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
+    )
+    downloader = providers.Singleton(HttpxDownloader, http)
+    bot = providers.Singleton(make_bot, settings)
+    chat = providers.Singleton(AiogramChat, bot, translator, catalog, pricing)
+
+
+class UseCases(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    adapters = providers.DependenciesContainer()
+
+    register_user = providers.Singleton(
+        RegisterUser,
+        storage=adapters.storage,
+        clock=adapters.clock,
+        welcome_balance=settings.provided.welcome_balance,
+    )
+    set_language = providers.Singleton(SetLanguage, storage=adapters.storage)
+    quote = providers.Singleton(
+        QuotePrice, catalog=adapters.catalog, pricing=adapters.pricing, storage=adapters.storage
+    )
+    show_balance = providers.Singleton(ShowBalance, storage=adapters.storage)
+    confirm = providers.Singleton(
+        ConfirmGeneration,
+        storage=adapters.storage,
+        catalog=adapters.catalog,
+        pricing=adapters.pricing,
+        clock=adapters.clock,
+        ids=adapters.ids,
+    )
+    fail = providers.Singleton(
+        FailJob, storage=adapters.storage, chat=adapters.chat, clock=adapters.clock
+    )
+    submit = providers.Singleton(
+        SubmitJob,
+        storage=adapters.storage,
+        generation=adapters.generation,
+        catalog=adapters.catalog,
+        clock=adapters.clock,
+        fail=fail,
+    )
+    launch = providers.Singleton(
+        LaunchJob,
+        storage=adapters.storage,
+        chat=adapters.chat,
+        clock=adapters.clock,
+        submit=submit,
+    )
+    deliver = providers.Singleton(
+        DeliverResult,
+        storage=adapters.storage,
+        downloader=adapters.downloader,
+        chat=adapters.chat,
+        clock=adapters.clock,
+    )
+    apply = providers.Singleton(
+        ApplyTaskStatus, storage=adapters.storage, clock=adapters.clock, fail=fail, deliver=deliver
+    )
+    reconcile = providers.Singleton(
+        ReconcileJobs,
+        storage=adapters.storage,
+        generation=adapters.generation,
+        clock=adapters.clock,
+        submit=submit,
+        apply=apply,
+        fail=fail,
+        deliver=deliver,
+    )
+
+
+class BotContainer(containers.DeclarativeContainer):
+    """The parts every Telegram-facing runtime shares."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    adapters = providers.Container(Adapters, settings=settings)
+    usecases = providers.Container(UseCases, settings=settings, adapters=adapters)
+
+    services = providers.Singleton(
+        BotServices,
+        storage=adapters.storage,
+        catalog=adapters.catalog,
+        pricing=adapters.pricing,
+        translator=adapters.translator,
+        register_user=usecases.register_user,
+        set_language=usecases.set_language,
+        quote=usecases.quote,
+        confirm=usecases.confirm,
+        launch=usecases.launch,
+        show_balance=usecases.show_balance,
+    )
+    dispatcher = providers.Singleton(make_dispatcher, services)
+
+
+class PollingContainer(BotContainer):
+    updates = providers.Singleton(
+        AiogramPollingSource,
+        bot=BotContainer.adapters.bot,
+        allowed_updates=providers.Callable(
+            lambda dp: dp.resolve_used_update_types(), BotContainer.dispatcher
+        ),
+    )

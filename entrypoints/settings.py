@@ -1,0 +1,112 @@
+"""Settings from the environment (and an optional ``.env``), validated once at start-up."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """One line per problem, each naming the variable; never the secret values."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr
+    """Bot token from @BotFather."""
+    telegram_api_base: str | None = None
+    """Another Bot API server, e.g. a local ``telegram-bot-api`` (lifts the 50 MB limit)."""
+
+    kie_mode: Literal["real", "stub"] | None = None
+    """``stub`` serves placeholder media offline; unset means real when KIE_API_KEY is set."""
+    kie_api_key: SecretStr | None = None
+    """Kie.ai API key."""
+    kie_stub_delay_seconds: float = Field(default=3.0, ge=0, le=600)
+    """How long the stub pretends to generate."""
+
+    database_url: SecretStr | None = None
+    """PostgreSQL URL; unset in polling mode means the embedded server under ./var/."""
+
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    """Telegram ids of the operators, comma separated (ADMIN_ID is accepted too)."""
+    admin_id: int | None = None
+
+    welcome_balance: int = Field(default=0, ge=0)
+    """Minor units credited once to every new user (until top-ups exist)."""
+    billing_currency: str = "RUB"
+    credit_usd: Decimal = Field(default=Decimal("0.005"), gt=0)
+    """US dollars per Kie.ai credit."""
+    fx_rate: Decimal = Field(default=Decimal("95"), gt=0)
+    """Billing-currency units per US dollar."""
+    markup: Decimal = Field(default=Decimal("2"), gt=0)
+    """Multiplier over cost."""
+
+    catalog_dir: Path | None = None
+    """A directory of catalog ``*.toml`` files replacing the bundled catalog."""
+    hidden_models: Annotated[tuple[str, ...], NoDecode] = ()
+    """Model ids to hide, comma separated."""
+
+    reconcile_interval_seconds: float = Field(default=2.0, gt=0, le=300)
+    """How often the reconciler looks for jobs to submit, poll, expire or deliver."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("hidden_models", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def admins(self) -> frozenset[int]:
+        extra = {self.admin_id} if self.admin_id else set()
+        return frozenset(self.admin_ids) | extra
+
+    @property
+    def generation_mode(self) -> str:
+        if self.kie_mode:
+            return self.kie_mode
+        return "real" if self.kie_api_key else "stub"
+
+
+_HINTS = {
+    "telegram_bot_token": "set TELEGRAM_BOT_TOKEN to the token @BotFather gave you",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings or raise ConfigError with one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            hint = _HINTS.get(field) if error["type"] == "missing" else None
+            problems.append(f"{field.upper()}: {hint or error['msg']}")
+        raise ConfigError(problems) from None

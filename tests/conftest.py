@@ -1,0 +1,53 @@
+"""Shared fixtures: settings built explicitly, and a bot wired with in-memory adapters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from dependency_injector import providers
+
+from adapters.system import ManualClock
+from entrypoints.containers import BotContainer
+from entrypoints.settings import Settings, load_settings
+from tests.fakes.telegram import FakeBotApi
+
+TOKEN = "4242:TEST-TOKEN-not-a-real-one"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "kie_mode": "stub",
+        "kie_stub_delay_seconds": 3,
+        "welcome_balance": 10_000,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+class BotHarness:
+    """The real dispatcher and use cases, in-memory adapters, a fake Bot API and clock."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.api = FakeBotApi()
+        self.clock = ManualClock()
+        self.container = BotContainer(settings=make_settings(**settings))
+        self.bot = Bot(TOKEN, session=self.api)
+        self.container.adapters.bot.override(providers.Object(self.bot))
+        self.container.adapters.clock.override(providers.Object(self.clock))
+        self.dispatcher = self.container.dispatcher()
+        self.storage = self.container.adapters.storage()
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        await self.dispatcher.feed_raw_update(self.bot, update)
+
+    async def reconcile(self) -> Any:
+        return await self.container.usecases.reconcile().run_once()
+
+
+@pytest.fixture
+def harness() -> BotHarness:
+    return BotHarness()

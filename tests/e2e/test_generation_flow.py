@@ -1,0 +1,120 @@
+"""The whole polling flow through aiogram's dispatcher with real Update payloads."""
+
+from __future__ import annotations
+
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
+
+from core.domain.jobs import JobStatus
+from tests.conftest import BotHarness
+from tests.fakes.updates import callback, message
+
+USER = 501
+
+
+def last_markup_data(harness: BotHarness) -> list[str]:
+    for request in reversed(harness.api.requests):
+        markup = getattr(request, "reply_markup", None)
+        if markup is not None:
+            return [b.callback_data for row in markup.inline_keyboard for b in row]
+    return []
+
+
+async def open_confirmation(harness: BotHarness, prompt: str, model: str = "z-image") -> str:
+    await harness.feed(message(USER, "/start"))
+    await harness.feed(callback(USER, "c:image"))
+    assert f"md:{model}" in last_markup_data(harness)
+    await harness.feed(callback(USER, f"md:{model}"))
+    await harness.feed(message(USER, prompt))
+    confirm = [d for d in last_markup_data(harness) if d.startswith("cf:")]
+    assert len(confirm) == 1, harness.api.texts()[-1]
+    return confirm[0]
+
+
+async def test_start_to_delivered_image_reduces_balance_by_price(harness: BotHarness) -> None:
+    confirm = await open_confirmation(harness, "a red fox in the snow")
+    confirmation = harness.api.sent(SendMessage)[-1].text
+    assert "Price: 0.76 RUB" in confirmation
+    assert "Balance after: 99.24 RUB" in confirmation
+
+    await harness.feed(callback(USER, confirm))
+    await harness.feed(callback(USER, confirm))  # a double tap
+
+    jobs = list(harness.storage.jobs.values())
+    assert len(jobs) == 1
+    assert jobs[0].status is JobStatus.SUBMITTED
+    assert (await harness.storage.balance(USER)).held == 76
+    answers = [r.text for r in harness.api.requests if isinstance(r, AnswerCallbackQuery)]
+    assert "This generation has already started." in answers
+    assert any("generating" in t for t in harness.api.texts())
+
+    harness.clock.advance(seconds=5)
+    report = await harness.reconcile()
+
+    assert report.delivered == 1
+    photos = harness.api.sent(SendPhoto)
+    assert len(photos) == 1
+    assert photos[0].chat_id == USER
+    assert photos[0].caption == "Z-Image · 0.76 RUB"
+    assert photos[0].photo.data.startswith(b"\x89PNG")
+    edits = [r for r in harness.api.requests if isinstance(r, EditMessageText)]
+    assert edits[-1].text == "✅ Z-Image"
+    balance = await harness.storage.balance(USER)
+    assert (balance.total, balance.held) == (10_000 - 76, 0)
+    assert harness.storage.jobs[jobs[0].id].status is JobStatus.DELIVERED
+
+
+async def test_failed_generation_returns_the_hold_and_tells_the_user(
+    harness: BotHarness,
+) -> None:
+    confirm = await open_confirmation(harness, "please #fail now")
+    await harness.feed(callback(USER, confirm))
+    harness.clock.advance(seconds=5)
+    await harness.reconcile()
+
+    balance = await harness.storage.balance(USER)
+    assert (balance.total, balance.held) == (10_000, 0)
+    assert harness.api.sent(SendPhoto) == []
+    assert "the generation failed" in harness.api.texts()[-1]
+    assert "0.76 RUB returned" in harness.api.texts()[-1]
+
+
+async def test_short_balance_shows_missing_amount_and_no_confirm_button() -> None:
+    harness = BotHarness(welcome_balance=100)
+    await harness.feed(message(USER, "/start"))
+    await harness.feed(callback(USER, "md:flux-2-pro"))
+    await harness.feed(message(USER, "a lighthouse"))
+
+    text = harness.api.sent(SendMessage)[-1].text
+    assert "Not enough balance: 3.75 RUB missing (available 1.00 RUB)" in text
+    assert not [d for d in last_markup_data(harness) if d.startswith("cf:")]
+
+
+async def test_forged_confirm_button_starts_nothing_and_shows_the_menu(
+    harness: BotHarness,
+) -> None:
+    await open_confirmation(harness, "a cat")
+    await harness.feed(callback(USER, "cf:forged-draft"))
+    await harness.feed(callback(USER, "md:no-such-model"))
+    await harness.feed(callback(USER, "garbage-without-prefix"))
+
+    assert harness.storage.jobs == {}
+    assert (await harness.storage.balance(USER)).held == 0
+    answers = [r.text for r in harness.api.requests if isinstance(r, AnswerCallbackQuery)]
+    assert answers[-3:] == ["This button is out of date. Here is the menu."] * 3
+
+
+async def test_russian_user_gets_russian_texts(harness: BotHarness) -> None:
+    await harness.feed(message(USER, "/start", lang="ru"))
+    assert harness.api.sent(SendMessage)[-1].text.startswith("Привет, Ann!")
+
+
+async def test_balance_screen_shows_available_and_history(harness: BotHarness) -> None:
+    confirm = await open_confirmation(harness, "a boat")
+    await harness.feed(callback(USER, confirm))
+    await harness.feed(callback(USER, "m:balance"))
+
+    text = [r for r in harness.api.requests if isinstance(r, EditMessageText)][-1].text
+    assert text.splitlines()[0] == "Balance: 99.24 RUB"
+    assert "On hold for running generations: 0.76 RUB" in text
+    assert "Generation: -0.76 RUB" in text
+    assert "Bonus: 100.00 RUB" in text
