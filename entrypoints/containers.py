@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -12,7 +10,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from dependency_injector import containers, providers
 
 from adapters.catalog.loader import DEFAULT_DIR, load_catalog
-from adapters.generation.stub import StubGeneration
 from adapters.media.downloader import HttpxDownloader
 from adapters.memory.lock import InMemoryLock
 from adapters.memory.storage import InMemoryStorage
@@ -24,8 +21,6 @@ from adapters.telegram.i18n import Translator
 from adapters.telegram.polling import AiogramPollingSource
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
-from core.ports.clock import Clock
-from core.ports.generation import GenerationPort
 from core.usecases.generation import (
     ApplyTaskStatus,
     ConfirmGeneration,
@@ -37,7 +32,8 @@ from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
 from core.usecases.users import RegisterUser, SetLanguage
-from entrypoints.settings import ConfigError, Settings
+from entrypoints.generation import make_generation
+from entrypoints.settings import Settings
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -63,14 +59,6 @@ def make_pricing(settings: Settings) -> Pricing:
 
 def make_catalog(settings: Settings) -> Catalog:
     return load_catalog(settings.catalog_dir or DEFAULT_DIR, frozenset(settings.hidden_models))
-
-
-def make_generation(settings: Settings, clock: Clock) -> GenerationPort:
-    if settings.generation_mode == "stub":
-        return StubGeneration(clock, timedelta(seconds=settings.kie_stub_delay_seconds))
-    raise ConfigError(
-        ["KIE_MODE: the real Kie.ai client is not available in this build; set KIE_MODE=stub"]
-    )
 
 
 def make_dispatcher(services: BotServices) -> Dispatcher:
