@@ -1,0 +1,100 @@
+"""The catalog parser names the model and field of every problem."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from core.domain.catalog_parse import parse_catalog, parse_model
+from core.domain.errors import CatalogError, InvalidParams
+from core.domain.money import Pricing
+
+
+def model(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "m1",
+        "kie_model": "vendor/m1",
+        "title": "M1",
+        "category": "image",
+        "output": "image",
+        "params": [
+            {"name": "prompt", "type": "text", "required": True, "max_length": 10},
+            {"name": "size", "type": "enum", "choices": ["S", "L"], "default": "S"},
+        ],
+        "skus": [
+            {"id": "small", "credits": "1.5", "when": {"size": "S"}},
+            {"id": "large", "credits": 3, "when": {"size": "L"}},
+        ],
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "problem"),
+    [
+        ({"category": "poetry"}, "category", "'poetry' is not one of"),
+        ({"title": ""}, "title", "must be a non-empty string"),
+        ({"skus": []}, "skus", "at least one SKU"),
+        ({"colour": "red"}, "colour", "is not a known field"),
+        (
+            {"skus": [{"id": "s", "credits": "1", "when": {"size": "XL"}}]},
+            "skus.s.when.size",
+            "'XL' is not one of its choices",
+        ),
+        (
+            {"skus": [{"id": "s", "credits": "1", "when": {"size": "S"}}]},
+            "skus",
+            "some parameter combinations have no SKU",
+        ),
+        (
+            {"params": [{"name": "n", "type": "int", "min": 5, "max": 1}]},
+            "params.n.min",
+            "above max",
+        ),
+        (
+            {"params": [{"name": "size", "type": "enum", "choices": ["S"], "default": "M"}]},
+            "params.size.default",
+            "must be one of S",
+        ),
+        ({"params": [{"name": "q", "type": "enum"}]}, "params.q.choices", "an enum needs"),
+    ],
+)
+def test_bad_entries_name_model_and_field(
+    overrides: dict[str, Any], field: str, problem: str
+) -> None:
+    with pytest.raises(CatalogError) as caught:
+        parse_model(model(**overrides))
+    assert caught.value.model_id == "m1"
+    assert caught.value.field == field
+    assert problem in caught.value.problem
+
+
+def test_duplicate_model_ids_are_rejected() -> None:
+    with pytest.raises(CatalogError, match="used by two models"):
+        parse_catalog([model(), model()])
+
+
+def test_sku_follows_the_enum_and_prices_round_up_to_the_minor_unit() -> None:
+    spec = parse_model(model())
+    pricing = Pricing(credit_usd=Decimal("0.005"), fx_rate=Decimal("95.5"), markup=Decimal("2"))
+    small = spec.sku_for(spec.validate({"prompt": "hi"}))
+    large = spec.sku_for(spec.validate({"prompt": "hi", "size": "L"}))
+    assert (small.id, large.id) == ("small", "large")
+    # 1.5 × 0.005 × 95.5 × 2 × 100 = 143.25 → 144 kopecks, never rounded down
+    assert small.price_in(pricing) == 144
+    assert large.price_in(pricing) == 287
+
+
+def test_validation_rejects_unknown_long_and_missing_values() -> None:
+    spec = parse_model(model())
+    with pytest.raises(InvalidParams, match="prompt: is required"):
+        spec.validate({})
+    with pytest.raises(InvalidParams, match="longer than 10"):
+        spec.validate({"prompt": "x" * 11})
+    with pytest.raises(InvalidParams, match="not a parameter"):
+        spec.validate({"prompt": "ok", "seed": 1})
+    with pytest.raises(InvalidParams, match="must be one of S, L"):
+        spec.validate({"prompt": "ok", "size": "M"})
