@@ -1,0 +1,106 @@
+"""Apply numbered ``migrations/*.sql`` files once each, serialised across instances."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+import psycopg
+
+from adapters.postgres.errors import connection_error
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+# A key derived server-side from a name: no chance of sending an out-of-range or mistyped
+# integer (predecessor bugs 3-5), and it cannot collide with small hand-picked keys.
+LOCK = "SELECT pg_advisory_lock(hashtextextended('kiebot:migrations', 0))"
+UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('kiebot:migrations', 0))"
+
+TRACKING = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    name        TEXT PRIMARY KEY,
+    checksum    TEXT NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+
+
+class MigrationError(Exception):
+    """A migration file is misnamed, numbered twice, or failed to apply; one line."""
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    """The migration files in order; two files with one number is an error (predecessor bug 2)."""
+    files = sorted(directory.glob("*.sql"))
+    seen: dict[str, str] = {}
+    for path in files:
+        match = NAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNN_lower_snake.sql")
+        number = match.group(1)
+        if number in seen:
+            raise MigrationError(f"{path.name} and {seen[number]} share the number {number}")
+        seen[number] = path.name
+    return files
+
+
+def _checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+async def _apply_pending(conn: psycopg.AsyncConnection, files: list[Path]) -> list[str]:
+    await conn.execute(TRACKING)
+    cur = await conn.execute("SELECT name, checksum FROM schema_migrations")
+    applied = dict(await cur.fetchall())
+    done: list[str] = []
+    for path in files:
+        sql = path.read_text(encoding="utf-8")
+        if path.name in applied:
+            if applied[path.name] != _checksum(sql):
+                log.warning("[MIGRATIONS] %s changed after it was applied; not re-run", path.name)
+            continue
+        try:
+            async with conn.transaction():
+                await conn.execute(sql)  # no parameters: psycopg sends it whole, many statements
+                await conn.execute(
+                    "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)",
+                    (path.name, _checksum(sql)),
+                )
+        except psycopg.Error as exc:
+            log.error("[MIGRATIONS] Failed to apply %s: %s", path.name, _one_line(exc))
+            raise MigrationError(f"failed to apply {path.name}: {_one_line(exc)}") from exc
+        log.info("[MIGRATIONS] Applied %s", path.name)
+        done.append(path.name)
+    return done
+
+
+async def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the pending files, each in its own transaction; returns the names applied.
+
+    A dedicated connection holds a session advisory lock for the whole run, so a second
+    instance starting at the same moment waits and then finds nothing left to do.
+    """
+    files = discover(directory)
+    log.info("[MIGRATIONS] Found %d migration file(s)", len(files))
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    except (psycopg.Error, OSError, ValueError) as exc:
+        raise connection_error(url, exc) from exc
+    async with conn:
+        await conn.execute(LOCK)
+        try:
+            done = await _apply_pending(conn, files)
+        finally:
+            if not conn.closed and not conn.broken:
+                await conn.execute(UNLOCK)
+    log.info("[MIGRATIONS] All migrations applied (%d new)", len(done))
+    return done

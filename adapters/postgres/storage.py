@@ -1,0 +1,238 @@
+"""PsycopgStorage: StoragePort on PostgreSQL; every claim is one arbitrated statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from psycopg import errors
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres.ledger import Conn, lock_balance, post_in
+from adapters.postgres.rows import (
+    entry_from,
+    job_from,
+    job_params,
+    result_json,
+    user_from,
+)
+from core.domain.errors import IdempotencyConflict, JobNotFound
+from core.domain.jobs import JOB_FIELDS_SETTABLE, Job, JobStatus
+from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold, release
+from core.domain.users import User
+from core.ports.storage import Posted, StoragePort
+
+UPSERT_USER = """
+INSERT INTO users (id, lang, created_at, username, first_name)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, first_name = EXCLUDED.first_name
+RETURNING *, (xmax = 0) AS inserted
+"""
+
+INSERT_JOB = """
+INSERT INTO jobs (
+    id, confirm_key, user_id, chat_id, lang, model_id, sku_id, params, price, status,
+    callback_token, created_at, updated_at, task_id, result, error, progress_message_id
+)
+VALUES (%(id)s, %(confirm_key)s, %(user_id)s, %(chat_id)s, %(lang)s, %(model_id)s, %(sku_id)s,
+        %(params)s, %(price)s, %(status)s, %(callback_token)s, %(created_at)s, %(updated_at)s,
+        %(task_id)s, %(result)s, %(error)s, %(progress_message_id)s)
+ON CONFLICT DO NOTHING
+RETURNING *
+"""
+
+# One static statement for every combination of changes: each settable field carries a flag,
+# so no placeholder numbering is ever assembled at run time (predecessor bug 52).
+TRANSITION = """
+UPDATE jobs SET
+    status = %(to)s,
+    updated_at = %(now)s,
+    task_id = CASE WHEN %(set_task_id)s THEN %(task_id)s::text ELSE task_id END,
+    result = CASE WHEN %(set_result)s THEN %(result)s::jsonb ELSE result END,
+    error = CASE WHEN %(set_error)s THEN %(error)s::text ELSE error END,
+    progress_message_id = CASE WHEN %(set_progress_message_id)s
+        THEN %(progress_message_id)s::bigint ELSE progress_message_id END
+WHERE id = %(id)s AND status = ANY(%(expected)s::text[])
+RETURNING *
+"""
+
+# Staleness is a timestamp computed by the caller, never interval arithmetic on a
+# parameter (predecessor bug 27).
+CLAIM_DELIVERY = """
+UPDATE jobs SET status = 'delivering', updated_at = %(now)s
+WHERE id = %(id)s
+  AND (status = 'succeeded' OR (status = 'delivering' AND updated_at < %(stale_before)s))
+RETURNING *
+"""
+
+
+def _transition_params(
+    job_id: str,
+    expected: Iterable[JobStatus],
+    to: JobStatus,
+    now: datetime,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "id": job_id,
+        "expected": [JobStatus(s).value for s in expected],
+        "to": to.value,
+        "now": now,
+    }
+    for field in sorted(JOB_FIELDS_SETTABLE):
+        params[f"set_{field}"] = field in changes
+        value = changes.get(field)
+        params[field] = result_json(value or ()) if field == "result" else value
+    return params
+
+
+def _check_changes(changes: dict[str, Any]) -> None:
+    unknown = set(changes) - JOB_FIELDS_SETTABLE
+    if unknown:
+        raise ValueError(f"cannot set {sorted(unknown)} on a job")
+
+
+class PsycopgStorage(StoragePort):
+    """Uses a pool of autocommit connections; multi-statement commands open a transaction."""
+
+    def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
+        self.pool = pool
+
+    async def _one(self, query: str, params: Any) -> dict[str, Any] | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
+    async def _all(self, query: str, params: Any) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+    async def upsert_user(self, user: User) -> tuple[User, bool]:
+        row = await self._one(
+            UPSERT_USER, (user.id, user.lang, user.created_at, user.username, user.first_name)
+        )
+        assert row is not None
+        return user_from(row), bool(row["inserted"])
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE id = %s", (user_id,))
+        return None if row is None else user_from(row)
+
+    async def set_language(self, user_id: int, lang: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("UPDATE users SET lang = %s WHERE id = %s", (lang, user_id))
+
+    async def post(self, entry: LedgerEntry) -> Posted:
+        async with self.pool.connection() as conn, conn.transaction():
+            return await post_in(conn, entry)
+
+    async def balance(self, user_id: int) -> Balance:
+        row = await self._one("SELECT total, held FROM balances WHERE user_id = %s", (user_id,))
+        return Balance(0, 0) if row is None else Balance(row["total"], row["held"])
+
+    async def entries(self, user_id: int, limit: int = 10) -> list[LedgerEntry]:
+        rows = await self._all(
+            "SELECT * FROM ledger_entries WHERE user_id = %s ORDER BY seq DESC LIMIT %s",
+            (user_id, limit),
+        )
+        return [entry_from(r) for r in rows]
+
+    async def create_job_with_hold(self, job: Job) -> tuple[Job, bool]:
+        async with self.pool.connection() as conn, conn.transaction():
+            # The user's balance row is locked first, so concurrent confirms queue up here and
+            # each sees the holds of those before it.
+            await lock_balance(conn, job.user_id)
+            cur = await conn.execute(INSERT_JOB, job_params(job))
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(
+                    "SELECT * FROM jobs WHERE confirm_key = %s", (job.confirm_key,)
+                )
+                existing = await cur.fetchone()
+                if existing is None:  # the id (or task id) belongs to another confirmation
+                    raise IdempotencyConflict(job.id)
+                return job_from(existing), False
+            await post_in(conn, hold(job.id, job.user_id, job.price))
+            return job_from(row), True
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._one("SELECT * FROM jobs WHERE id = %s", (job_id,))
+        return None if row is None else job_from(row)
+
+    async def _update(self, conn: Conn, query: str, params: dict[str, Any]) -> Job | None:
+        try:
+            cur = await conn.execute(query, params)
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "jobs_task_id_key":
+                raise IdempotencyConflict(str(params.get("task_id"))) from exc
+            raise
+        row = await cur.fetchone()
+        if row is not None:
+            return job_from(row)
+        # Jobs are never deleted, so a miss is either "not there" or "not in that state".
+        cur = await conn.execute("SELECT 1 FROM jobs WHERE id = %s", (params["id"],))
+        if await cur.fetchone() is None:
+            raise JobNotFound(params["id"])
+        return None
+
+    async def transition(
+        self,
+        job_id: str,
+        expected: Iterable[JobStatus],
+        to: JobStatus,
+        now: datetime,
+        **changes: Any,
+    ) -> Job | None:
+        _check_changes(changes)
+        params = _transition_params(job_id, expected, to, now, changes)
+        async with self.pool.connection() as conn:
+            return await self._update(conn, TRANSITION, params)
+
+    async def settle(
+        self,
+        job_id: str,
+        expected: Iterable[JobStatus],
+        to: JobStatus,
+        resolution: EntryKind,
+        now: datetime,
+        **changes: Any,
+    ) -> Job | None:
+        if resolution not in (EntryKind.CAPTURE, EntryKind.RELEASE):
+            raise ValueError(f"a hold resolves by capture or release, not {resolution}")
+        _check_changes(changes)
+        params = _transition_params(job_id, expected, to, now, changes)
+        make = capture if resolution is EntryKind.CAPTURE else release
+        async with self.pool.connection() as conn, conn.transaction():
+            job = await self._update(conn, TRANSITION, params)
+            if job is not None:
+                # Raising here rolls the transition back with it: both or neither.
+                await post_in(conn, make(job.id, job.user_id, job.price))
+            return job
+
+    async def claim_delivery(
+        self, job_id: str, now: datetime, stale_before: datetime
+    ) -> Job | None:
+        params = {"id": job_id, "now": now, "stale_before": stale_before}
+        async with self.pool.connection() as conn:
+            return await self._update(conn, CLAIM_DELIVERY, params)
+
+    async def jobs_in(
+        self, statuses: Iterable[JobStatus], updated_before: datetime, limit: int = 100
+    ) -> list[Job]:
+        rows = await self._all(
+            "SELECT * FROM jobs"
+            " WHERE status = ANY(%s::text[]) AND updated_at <= %s"
+            " ORDER BY updated_at, seq LIMIT %s",
+            ([JobStatus(s).value for s in statuses], updated_before, limit),
+        )
+        return [job_from(r) for r in rows]
+
+    async def user_jobs(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Job]:
+        rows = await self._all(
+            "SELECT * FROM jobs WHERE user_id = %s"
+            " ORDER BY created_at DESC, seq LIMIT %s OFFSET %s",
+            (user_id, limit, offset),
+        )
+        return [job_from(r) for r in rows]
