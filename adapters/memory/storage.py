@@ -90,17 +90,23 @@ class InMemoryStorage(StoragePort):
         now: datetime,
         changes: dict[str, Any],
     ) -> Job | None:
-        unknown = set(changes) - JOB_FIELDS_SETTABLE
-        if unknown:
-            raise ValueError(f"cannot set {sorted(unknown)} on a job")
+        _check_changes(changes)
         job = self.jobs.get(job_id)
         if job is None:
             raise JobNotFound(job_id)
         if job.status not in set(expected):
             return None
+        self._check_task_id(job_id, changes)
         updated = attrs.evolve(job, status=to, updated_at=now, **changes)
         self.jobs[job_id] = updated
         return updated
+
+    def _check_task_id(self, job_id: str, changes: dict[str, Any]) -> None:
+        task_id = changes.get("task_id")
+        if task_id is not None and any(
+            j.task_id == task_id and j.id != job_id for j in self.jobs.values()
+        ):
+            raise IdempotencyConflict(task_id)  # a Kie.ai task belongs to one job (UNIQUE)
 
     async def transition(
         self,
@@ -123,11 +129,13 @@ class InMemoryStorage(StoragePort):
     ) -> Job | None:
         if resolution not in (EntryKind.CAPTURE, EntryKind.RELEASE):
             raise ValueError(f"a hold resolves by capture or release, not {resolution}")
+        _check_changes(changes)  # before posting, so a bad call changes nothing
         job = self.jobs.get(job_id)
         if job is None:
             raise JobNotFound(job_id)
         if job.status not in set(expected):
             return None
+        self._check_task_id(job_id, changes)
         make = capture if resolution is EntryKind.CAPTURE else release
         self._post(make(job.id, job.user_id, job.price))
         return self._transition(job_id, expected, to, now, changes)
@@ -158,3 +166,9 @@ class InMemoryStorage(StoragePort):
         mine = [j for j in self.jobs.values() if j.user_id == user_id]
         mine.sort(key=lambda j: j.created_at, reverse=True)
         return mine[offset : offset + limit]
+
+
+def _check_changes(changes: dict[str, Any]) -> None:
+    unknown = set(changes) - JOB_FIELDS_SETTABLE
+    if unknown:
+        raise ValueError(f"cannot set {sorted(unknown)} on a job")
