@@ -1,0 +1,1 @@
+"""The HTTP surface: Telegram webhook ingest, /health, /metrics (Litestar, no aiogram import)."""

@@ -1,0 +1,148 @@
+"""InboxWorkers: N tasks that lease updates from the inbox and run them through a handler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+
+from adapters.http.metrics import UPDATES_FAILED, UPDATES_PARKED, UPDATES_PROCESSED
+from adapters.http.updates import user_id
+from core.ports.inbox import InboxItem, InboxPort, MalformedUpdate, backoff_seconds
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+class InboxWorkers:
+    """Each worker claims one update at a time, so a chat's next update waits for this one.
+
+    An update is marked processed only after the handler returned; a failure is retried with
+    exponential backoff and parked after ``max_attempts``; nothing is dropped.
+    """
+
+    def __init__(
+        self,
+        inbox: InboxPort,
+        handle: Handler,
+        *,
+        workers: int = 4,
+        max_attempts: int = 5,
+        lease_seconds: float = 300.0,
+        idle_poll: float = 0.5,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+    ) -> None:
+        self._inbox = inbox
+        self._handle = handle
+        self._count = workers
+        self._max_attempts = max_attempts
+        self._lease = lease_seconds
+        self._idle_poll = idle_poll
+        self._backoff = (backoff_base, backoff_cap)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        """Something was stored: idle workers claim now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"inbox-worker-{i}") for i in range(self._count)
+        ]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Take no new updates; give in-flight handlers ``grace`` seconds, then cancel them."""
+        self._stopping.set()
+        self._wake.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _work(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                items = await self._inbox.claim(1, self._lease)
+                failures = 0
+            except Exception as exc:
+                # The database went away: keep the worker, back off, try again.
+                failures += 1
+                log.warning("[INBOX] claim failed: %s", exc)
+                await self._idle(min(30.0, 0.5 * 2**failures))
+                continue
+            if not items:
+                await self._idle(self._idle_poll)
+                continue
+            for item in items:
+                try:
+                    await self._run(item)
+                except Exception as exc:
+                    # Recording the outcome failed; the lease runs out and the update comes back.
+                    log.warning("[INBOX] could not record update_id=%s: %s", item.update_id, exc)
+                    await self._idle(1.0)
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    async def _run(self, item: InboxItem) -> None:
+        with structlog.contextvars.bound_contextvars(
+            update_id=item.update_id, user_id=user_id(item.payload)
+        ):
+            try:
+                await self._handle(item.payload)
+            except asyncio.CancelledError:
+                # Shut down mid-handler: give the lease back so another instance retries now.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._inbox.release([item.update_id]))
+                raise
+            except MalformedUpdate as exc:
+                await self._park(item, f"malformed update: {exc}")
+            except Exception as exc:
+                await self._failed(item, exc)
+            else:
+                await self._inbox.mark_processed(item.update_id)
+                UPDATES_PROCESSED.inc()
+
+    async def _failed(self, item: InboxItem, exc: Exception) -> None:
+        UPDATES_FAILED.inc()
+        attempts = item.attempts + 1
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        if attempts >= self._max_attempts:
+            log.exception("[INBOX] handler failed, attempt %d", attempts, exc_info=exc)
+            await self._park(item, reason)
+            return
+        delay = backoff_seconds(attempts, *self._backoff)
+        log.warning(
+            "[INBOX] handler failed update_id=%s attempt=%d retry_in=%.1fs: %s",
+            item.update_id,
+            attempts,
+            delay,
+            reason,
+        )
+        await self._inbox.retry_later(item.update_id, reason, delay)
+
+    async def _park(self, item: InboxItem, reason: str) -> None:
+        UPDATES_PARKED.inc()
+        log.error(
+            "[INBOX] parked update_id=%s after %d attempt(s): %s",
+            item.update_id,
+            item.attempts + 1,
+            reason,
+        )
+        await self._inbox.park(item.update_id, reason)

@@ -1,0 +1,99 @@
+"""InboxPort contract: the same tests run on the in-memory and the PostgreSQL adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.ports.inbox import InboxPort
+
+
+def upd(update_id: int, chat: int | None = 1) -> dict[str, Any]:
+    return {"update_id": update_id, "message": {"chat": {"id": chat}, "text": f"u{update_id}"}}
+
+
+async def ids(inbox: InboxPort, limit: int = 10, lease: float = 60.0) -> list[int]:
+    return [item.update_id for item in await inbox.claim(limit, lease)]
+
+
+class InboxContract:
+    """Subclasses provide an ``inbox`` fixture returning a fresh, empty InboxPort."""
+
+    async def test_duplicate_update_id_is_stored_once(self, inbox: InboxPort) -> None:
+        assert await inbox.store(1, upd(1), 1) is True
+        assert await inbox.store(1, upd(1), 1) is False
+        assert await inbox.depth() == 1
+        claimed = await inbox.claim(10, 60)
+        assert [c.update_id for c in claimed] == [1]
+        assert claimed[0].payload == upd(1)
+
+    async def test_one_update_per_chat_in_flight(self, inbox: InboxPort) -> None:
+        for n, chat in [(1, 7), (2, 7), (3, 8), (4, 7)]:
+            await inbox.store(n, upd(n, chat), chat)
+        assert await ids(inbox) == [1, 3]
+        assert await ids(inbox) == []  # chat 7's next waits for 1; 3 is leased
+        await inbox.mark_processed(1)
+        assert await ids(inbox) == [2]
+        await inbox.mark_processed(2)
+        await inbox.mark_processed(3)
+        assert await ids(inbox) == [4]
+
+    async def test_updates_without_chat_are_not_ordered(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1, None), None)
+        await inbox.store(2, upd(2, None), None)
+        assert await ids(inbox) == [1, 2]
+
+    async def test_failed_update_blocks_its_chat_until_retry(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        await inbox.store(2, upd(2), 1)
+        assert await ids(inbox) == [1]
+        await inbox.retry_later(1, "boom", 3600)
+        assert await ids(inbox) == []  # 1 waits for its backoff; 2 must not overtake it
+        assert await inbox.depth() == 2
+
+    async def test_retry_counts_attempts(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        await inbox.claim(1, 60)
+        await inbox.retry_later(1, "boom", 0)
+        await inbox.claim(1, 60)
+        await inbox.retry_later(1, "boom again", 0)
+        [item] = await inbox.claim(1, 60)
+        assert item.attempts == 2
+
+    async def test_parked_update_unblocks_chat_and_is_listed(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        await inbox.store(2, upd(2), 1)
+        await inbox.claim(1, 60)
+        await inbox.park(1, "ValueError: bad")
+        assert await ids(inbox) == [2]
+        [parked] = await inbox.parked()
+        assert (parked.update_id, parked.attempts, parked.last_error) == (1, 1, "ValueError: bad")
+        assert await inbox.depth() == 1
+
+    async def test_released_lease_is_claimable_again(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        assert await ids(inbox) == [1]
+        assert await ids(inbox) == []
+        await inbox.release([1])
+        [item] = await inbox.claim(1, 60)
+        assert (item.update_id, item.attempts) == (1, 0)
+
+    async def test_expired_lease_is_claimable_again(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        assert await ids(inbox, lease=0) == [1]
+        assert await ids(inbox, lease=60) == [1]  # the first claimer died: its lease ran out
+
+    async def test_processed_updates_are_not_claimed_and_purged(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        await inbox.claim(1, 60)
+        await inbox.mark_processed(1)
+        assert await ids(inbox) == []
+        assert await inbox.depth() == 0
+        assert await inbox.purge_processed(48 * 3600) == 0  # fresh rows stay (48 h retention)
+        assert await inbox.purge_processed(-1) == 1
+        # purged ids stay out of the way of nothing: a redelivery would now be stored again
+        assert await inbox.store(1, upd(1), 1) is True
+
+    async def test_limit_is_respected_in_update_order(self, inbox: InboxPort) -> None:
+        for n in (5, 3, 4):
+            await inbox.store(n, upd(n, n), n)
+        assert await ids(inbox, limit=2) == [3, 4]

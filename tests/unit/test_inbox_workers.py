@@ -1,0 +1,159 @@
+"""InboxWorkers: retries with backoff, parking, per-chat order, exactly-once on success."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import pytest
+
+from adapters.memory.inbox import InMemoryInbox
+from entrypoints.runtime import dispatch_to
+from entrypoints.workers import InboxWorkers
+from tests.conftest import BotHarness
+from tests.fakes.updates import message
+from tests.unit.inbox_contract import upd
+
+
+async def until(check: Callable[[], Awaitable[bool] | bool], deadline: float = 5.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > end:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.01)
+
+
+def workers(inbox: InMemoryInbox, handle: Any, **kw: Any) -> InboxWorkers:
+    options = {"workers": 4, "max_attempts": 3, "idle_poll": 0.01, "backoff_base": 0.01}
+    return InboxWorkers(inbox, handle, **{**options, **kw})
+
+
+async def test_failing_twice_then_succeeding_is_processed_exactly_once() -> None:
+    inbox, calls, done = InMemoryInbox(), Counter[int](), []
+
+    async def flaky(update: Mapping[str, Any]) -> None:
+        calls[update["update_id"]] += 1
+        if calls[update["update_id"]] <= 2:
+            raise RuntimeError("transient")
+        done.append(update["update_id"])
+
+    await inbox.store(1, upd(1), 1)
+    pool = workers(inbox, flaky)
+    pool.start()
+    await until(lambda: inbox.rows[1].processed_at is not None)
+    await pool.stop()
+    assert calls[1] == 3
+    assert done == [1]
+    assert inbox.rows[1].attempts == 2
+    assert inbox.rows[1].parked_at is None
+
+
+async def test_always_failing_update_is_parked_after_max_attempts(caplog) -> None:
+    inbox, calls = InMemoryInbox(), Counter[int]()
+
+    async def broken(update: Mapping[str, Any]) -> None:
+        calls[update["update_id"]] += 1
+        raise ValueError("handler bug")
+
+    await inbox.store(7, upd(7), 1)
+    await inbox.store(8, upd(8), 1)
+    pool = workers(inbox, broken, max_attempts=3)
+    pool.start()
+    await until(lambda: inbox.rows[8].parked_at is not None)
+    await pool.stop()
+    [first, _second] = sorted(await inbox.parked(), key=lambda p: p.update_id)
+    assert (first.update_id, first.attempts) == (7, 3)
+    assert "handler bug" in first.last_error
+    assert calls == {7: 3, 8: 3}
+    assert "parked update_id=7" in caplog.text
+
+
+async def test_per_chat_order_is_kept_with_several_workers() -> None:
+    inbox, seen = InMemoryInbox(), defaultdict[int, list[int]](list)
+    in_flight: set[int] = set()
+
+    async def slow(update: Mapping[str, Any]) -> None:
+        chat = update["message"]["chat"]["id"]
+        assert chat not in in_flight, "two updates of one chat in flight"
+        in_flight.add(chat)
+        await asyncio.sleep(0.001 * (update["update_id"] % 3))
+        seen[chat].append(update["update_id"])
+        in_flight.discard(chat)
+
+    for n in range(1, 121):
+        await inbox.store(n, upd(n, n % 5), n % 5)
+    pool = workers(inbox, slow, workers=6)
+    pool.start()
+    await until(lambda: sum(map(len, seen.values())) == 120)
+    await pool.stop()
+    for chat, order in seen.items():
+        assert order == sorted(order), f"chat {chat} out of order"
+
+
+async def test_stored_malformed_update_is_parked_with_a_reason() -> None:
+    harness, inbox = BotHarness(), InMemoryInbox()
+    await inbox.store(5, {"update_id": 5, "message": {"text": "no chat, no date"}}, None)
+    pool = workers(inbox, dispatch_to(harness.dispatcher, harness.bot))
+    pool.start()
+    await until(lambda: inbox.rows[5].parked_at is not None)
+    await pool.stop()
+    assert inbox.rows[5].attempts == 1
+    assert inbox.rows[5].last_error.startswith("malformed update")
+
+
+async def test_start_through_the_inbox_reaches_the_dispatcher_once() -> None:
+    harness, inbox = BotHarness(), InMemoryInbox()
+    start = message(501, "/start")
+    await inbox.store(start["update_id"], start, 501)
+    await inbox.store(start["update_id"], start, 501)  # Telegram redelivered it
+    pool = workers(inbox, dispatch_to(harness.dispatcher, harness.bot))
+    pool.start()
+    await until(lambda: inbox.rows[start["update_id"]].processed_at is not None)
+    await pool.stop()
+    assert len(harness.api.sent()) == 1
+
+
+async def test_stop_waits_for_in_flight_handler_then_lets_nothing_new_start() -> None:
+    inbox, release, started = InMemoryInbox(), asyncio.Event(), []
+
+    async def held(update: Mapping[str, Any]) -> None:
+        started.append(update["update_id"])
+        await release.wait()
+
+    await inbox.store(1, upd(1, 1), 1)
+    pool = workers(inbox, held, workers=1)
+    pool.start()
+    await until(lambda: started == [1])
+    await inbox.store(2, upd(2, 2), 2)
+    stopping = asyncio.create_task(pool.stop(grace=5))
+    release.set()
+    await stopping
+    assert inbox.rows[1].processed_at is not None
+    assert started == [1]
+    assert inbox.rows[2].processed_at is None
+
+
+@pytest.mark.parametrize("grace", [0.05])
+async def test_stop_past_grace_cancels_and_gives_the_lease_back(grace: float) -> None:
+    inbox, started = InMemoryInbox(), []
+
+    async def stuck(update: Mapping[str, Any]) -> None:
+        started.append(update["update_id"])
+        await asyncio.Event().wait()
+
+    await inbox.store(1, upd(1), 1)
+    pool = workers(inbox, stuck, workers=1)
+    pool.start()
+    await until(lambda: started == [1])
+    await pool.stop(grace=grace)
+    assert inbox.rows[1].locked_until is None
+    assert inbox.rows[1].processed_at is None
+    assert [i.update_id for i in await inbox.claim(1, 60)] == [1]
