@@ -80,10 +80,10 @@ class Adapters(containers.DeclarativeContainer):
     translator = providers.Singleton(Translator)
     storage = providers.Singleton(InMemoryStorage)
     lock = providers.Singleton(InMemoryLock)
-    generation = providers.Singleton(make_generation, settings, clock)
     http = providers.Singleton(
         httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
     )
+    generation = providers.Singleton(make_generation, settings, clock, catalog, http)
     downloader = providers.Singleton(HttpxDownloader, http)
     bot = providers.Singleton(make_bot, settings)
     chat = providers.Singleton(AiogramChat, bot, translator, catalog, pricing)

@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     port: int = Field(default=8080, ge=1, le=65535)
 
+    kie_api_base: str = "https://api.kie.ai"
+    """Kie.ai API host (point it at a test double if needed)."""
+    kie_upload_base: str = "https://kieai.redpandaai.co"
+    """Kie.ai file upload host (a separate host from the API)."""
+    kie_webhook_hmac_key: SecretStr | None = None
+    """Kie.ai's webhookHmacKey; when set, callbacks must carry a valid signature."""
+    webhook_base_url: str | None = None
+    """Public https base URL of this service; Kie.ai callbacks go to {it}/kie/callback/…."""
+    kie_create_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    """createTask timeout; a timeout there leaves the job to the callback or the reconciler."""
+    kie_query_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    """recordInfo, credits and download-url timeout."""
+    kie_upload_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    """File upload timeout."""
+    kie_callback_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
+    """How far a signed callback's X-Webhook-Timestamp may be from now."""
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

@@ -50,6 +50,32 @@ class ParamSpec:
     max_length: int | None = None
     media: MediaKind | None = None
     max_items: int = 1
+    kie_name: str | None = None
+    """The field name Kie.ai expects, when it differs from ours (``text``, ``image_url``…)."""
+    as_list: bool = False
+    """Media sent as a JSON list (``image_urls``) rather than one string (``image_url``)."""
+    max_mb: int | None = None
+    """Largest accepted upload for a media parameter, in megabytes."""
+    accept: tuple[str, ...] = ()
+    """MIME types (or ``image/*``-style prefixes) a media parameter accepts."""
+
+    @property
+    def wire_name(self) -> str:
+        return self.kie_name or self.name
+
+    def wire_value(self, value: Any) -> Any:
+        """The canonical value as Kie.ai wants it; media become a list or a single URL."""
+        if self.type is ParamType.MEDIA:
+            items = list(value)
+            return items if self.as_list else items[0]
+        return value
+
+    def accepts_mime(self, mime: str) -> bool:
+        if not self.accept:
+            return True
+        return any(
+            mime == a or (a.endswith("/*") and mime.startswith(a[:-1])) for a in self.accept
+        )
 
     def check(self, value: Any) -> Any:
         """Return the value in its canonical type, or raise InvalidParams."""
@@ -127,6 +153,20 @@ class ModelSpec:
     skus: tuple[Sku, ...]
     description: str = ""
     hidden: bool = False
+    fixed: Mapping[str, Any] = attrs.field(factory=dict)
+    """Inputs always sent to Kie.ai and never asked from the user."""
+
+    @property
+    def media_params(self) -> tuple[ParamSpec, ...]:
+        return tuple(p for p in self.params if p.type is ParamType.MEDIA)
+
+    def kie_input(self, clean: Mapping[str, Any]) -> dict[str, Any]:
+        """The createTask ``input`` for already validated parameters, from the schema alone."""
+        payload = dict(self.fixed)
+        for spec in self.params:
+            if spec.name in clean:
+                payload[spec.wire_name] = spec.wire_value(clean[spec.name])
+        return payload
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)

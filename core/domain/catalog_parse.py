@@ -20,9 +20,9 @@ from core.domain.catalog import (
 from core.domain.errors import CatalogError, InvalidParams
 
 _MODEL_KEYS = {"id", "kie_model", "title", "category", "output", "description", "hidden"}
-_MODEL_KEYS |= {"params", "skus"}
+_MODEL_KEYS |= {"params", "skus", "fixed"}
 _PARAM_KEYS = {"name", "type", "required", "default", "choices", "min", "max", "max_length"}
-_PARAM_KEYS |= {"media", "max_items"}
+_PARAM_KEYS |= {"media", "max_items", "kie_name", "as_list", "max_mb", "accept"}
 E = TypeVar("E", Category, ParamType, MediaKind)
 
 _SKU_KEYS = {"id", "credits", "when", "price", "free"}
@@ -115,7 +115,17 @@ def _param(model_id: str, index: int, raw: Mapping[str, Any]) -> ParamSpec:
         max_length=entry.count("max_length", None, 1),
         media=entry.choice("media", MediaKind) if kind is ParamType.MEDIA else None,
         max_items=entry.count("max_items", 1, 1) or 1,
+        kie_name=entry.text("kie_name") if "kie_name" in raw else None,
+        as_list=entry.flag("as_list"),
+        max_mb=entry.count("max_mb", None, 1),
+        accept=_strings(entry, "accept"),
     )
+    media_only = ("as_list", "max_mb", "accept", "max_items")
+    if kind is not ParamType.MEDIA and any(k in raw for k in media_only):
+        field = next(k for k in media_only if k in raw)
+        raise entry.fail(field, "only a media parameter has it")
+    if spec.max_items > 1 and not spec.as_list:
+        raise entry.fail("max_items", "several files need as_list = true")
     default = raw.get("default")
     if default is not None:
         try:
@@ -125,6 +135,13 @@ def _param(model_id: str, index: int, raw: Mapping[str, Any]) -> ParamSpec:
     if spec.required and spec.default is not None:
         raise entry.fail("default", "a required parameter cannot have a default")
     return spec
+
+
+def _strings(entry: _Entry, field: str) -> tuple[str, ...]:
+    value = entry.raw.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise entry.fail(field, "must be a list of strings")
+    return tuple(value)
 
 
 def _sku(model_id: str, index: int, raw: Mapping[str, Any], params: tuple[ParamSpec, ...]) -> Sku:
@@ -169,6 +186,17 @@ def parse_model(raw: Mapping[str, Any]) -> ModelSpec:
         raise entry.fail("skus", "a model needs at least one SKU")
     if not any(not s.when for s in skus) and not _covers(skus, params):
         raise entry.fail("skus", "some parameter combinations have no SKU; add one without 'when'")
+    fixed = raw.get("fixed", {})
+    if not isinstance(fixed, Mapping):
+        raise entry.fail("fixed", "must be a table of Kie.ai input = value")
+    wire = {p.wire_name: p.name for p in params}
+    for key in fixed:
+        if key in wire:
+            raise entry.fail(f"fixed.{key}", f"is also sent by parameter {wire[key]!r}")
+    wires = [p.wire_name for p in params]
+    duplicate = next((w for w in wires if wires.count(w) > 1), None)
+    if duplicate:
+        raise entry.fail(f"params.{duplicate}", "two parameters send the same Kie.ai field")
     return ModelSpec(
         id=entry.model_id,
         kie_model=entry.text("kie_model"),
@@ -179,6 +207,7 @@ def parse_model(raw: Mapping[str, Any]) -> ModelSpec:
         skus=skus,
         description=entry.text("description", ""),
         hidden=entry.flag("hidden"),
+        fixed=dict(fixed),
     )
 
 

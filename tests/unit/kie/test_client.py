@@ -1,0 +1,229 @@
+"""Every endpoint and error code of kie-api.md §6, in both HTTP readings (⚠ §1.4)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+import respx
+
+from adapters.kie.errors import KieInvalidInput, KieNotFound, KieTransportError, KieUnavailable
+from core.ports.generation import GenerationAmbiguous, GenerationRejected, GenerationUnavailable
+
+from .conftest import API, UPLOAD, envelope, make_client
+
+CREATE = f"{API}/api/v1/jobs/createTask"
+RECORD = f"{API}/api/v1/jobs/recordInfo"
+
+ERRORS = [
+    (401, GenerationUnavailable, "bad API key"),
+    (402, GenerationUnavailable, "no Kie.ai credits"),
+    (422, GenerationRejected, "invalid input: prompt is required"),
+    (400, GenerationRejected, "invalid input"),
+    (429, GenerationUnavailable, "rate limited"),
+    (433, GenerationUnavailable, "usage cap"),
+    (455, GenerationUnavailable, "maintenance"),
+    (500, GenerationUnavailable, "server error"),
+    (501, GenerationRejected, "invalid input"),
+    (505, GenerationUnavailable, "feature disabled"),
+]
+
+
+def reply(code: int, msg: str, mirror: bool) -> httpx.Response:
+    return httpx.Response(code if mirror else 200, json=envelope(code, None, msg))
+
+
+@pytest.mark.parametrize("mirror", [False, True], ids=["body-code", "http-status"])
+@pytest.mark.parametrize(("code", "error", "text"), ERRORS)
+async def test_create_errors_map_to_port_errors(
+    kie: respx.MockRouter, mirror: bool, code: int, error: type, text: str
+) -> None:
+    route = kie.post(CREATE).mock(return_value=reply(code, "prompt is required", mirror))
+    client = make_client(create_429_attempts=1)
+    with pytest.raises(error) as caught:
+        await client.create_task("z-image", {"prompt": "x"}, None)
+    assert text in str(caught.value)
+    assert route.call_count == 1  # createTask is never retried on an answer
+
+
+async def test_create_sends_model_input_callback_and_bearer(kie: respx.MockRouter) -> None:
+    route = kie.post(CREATE).mock(
+        return_value=httpx.Response(200, json=envelope(data={"taskId": "t-1"}))
+    )
+    task = await make_client().create_task(
+        "google/nano-banana", {"prompt": "a fox", "n": Decimal("0.5")}, "https://b/cb/j/tok"
+    )
+    assert task == "t-1"
+    sent = route.calls.last.request
+    assert sent.headers["Authorization"] == "Bearer test-key"
+    assert json.loads(sent.content) == {
+        "model": "google/nano-banana",
+        "input": {"prompt": "a fox", "n": 0.5},
+        "callBackUrl": "https://b/cb/j/tok",
+    }
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout("slow"), httpx.WriteTimeout("w"), httpx.RemoteProtocolError("x")]
+)
+async def test_create_timeout_is_ambiguous_and_not_retried(
+    kie: respx.MockRouter, failure: Exception
+) -> None:
+    route = kie.post(CREATE).mock(side_effect=failure)
+    with pytest.raises(GenerationAmbiguous):
+        await make_client().create_task("z-image", {"prompt": "x"}, None)
+    assert route.call_count == 1
+
+
+async def test_create_gateway_error_without_envelope_is_ambiguous(kie: respx.MockRouter) -> None:
+    kie.post(CREATE).mock(return_value=httpx.Response(504, text="<html>gateway</html>"))
+    with pytest.raises(KieTransportError):
+        await make_client().create_task("z-image", {"prompt": "x"}, None)
+
+
+async def test_create_success_without_task_id_is_ambiguous(kie: respx.MockRouter) -> None:
+    kie.post(CREATE).mock(return_value=httpx.Response(200, json=envelope(data={})))
+    with pytest.raises(GenerationAmbiguous):
+        await make_client().create_task("z-image", {"prompt": "x"}, None)
+
+
+async def test_create_connect_error_is_a_sure_rejection(kie: respx.MockRouter) -> None:
+    kie.post(CREATE).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(GenerationUnavailable):
+        await make_client().create_task("z-image", {"prompt": "x"}, None)
+
+
+async def test_create_429_is_queued_and_resent_because_nothing_was_created(
+    kie: respx.MockRouter,
+) -> None:
+    waits: list[float] = []
+    now = [0.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    from adapters.kie.limiter import SlidingWindowLimiter
+
+    limiter = SlidingWindowLimiter(20, 10.0, lambda: now[0], fake_sleep)
+    route = kie.post(CREATE).mock(
+        side_effect=[
+            httpx.Response(200, json=envelope(429, None, "Rate limit exceeded")),
+            httpx.Response(200, json=envelope(data={"taskId": "t-2"})),
+        ]
+    )
+    assert await make_client(limiter=limiter).create_task("m", {}, None) == "t-2"
+    assert route.call_count == 2
+    assert waits == [10.0]
+
+
+async def test_record_info_retries_transient_errors_then_succeeds(kie: respx.MockRouter) -> None:
+    route = kie.get(RECORD).mock(
+        side_effect=[
+            httpx.ReadTimeout("slow"),
+            httpx.Response(200, json=envelope(455, None, "maintenance")),
+            httpx.Response(200, json=envelope(data={"taskId": "t", "state": "generating"})),
+        ]
+    )
+    data = await make_client().record_info("t")
+    assert data["state"] == "generating"
+    assert route.call_count == 3
+    assert route.calls.last.request.url.params["taskId"] == "t"
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+async def test_record_info_does_not_retry_a_bad_key(kie: respx.MockRouter, mirror: bool) -> None:
+    route = kie.get(RECORD).mock(return_value=reply(401, "Unauthorized", mirror))
+    with pytest.raises(KieUnavailable, match="bad API key"):
+        await make_client().record_info("t")
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+async def test_record_info_not_found(kie: respx.MockRouter, mirror: bool) -> None:
+    kie.get(RECORD).mock(return_value=reply(404, "Task not found", mirror))
+    with pytest.raises(KieNotFound):
+        await make_client().record_info("t")
+
+
+async def test_message_key_may_be_message_instead_of_msg(kie: respx.MockRouter) -> None:
+    kie.post(CREATE).mock(
+        return_value=httpx.Response(200, json={"code": 422, "message": "bad aspect_ratio"})
+    )
+    with pytest.raises(KieInvalidInput, match="bad aspect_ratio"):
+        await make_client().create_task("m", {}, None)
+
+
+async def test_credits_parse_fractional_balance(kie: respx.MockRouter) -> None:
+    kie.get(f"{API}/api/v1/chat/credit").mock(
+        return_value=httpx.Response(200, json=envelope(data=104.5))
+    )
+    assert await make_client().credits() == Decimal("104.5")
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+async def test_credits_bad_key(kie: respx.MockRouter, mirror: bool) -> None:
+    kie.get(f"{API}/api/v1/chat/credit").mock(return_value=reply(401, "no access", mirror))
+    with pytest.raises(GenerationUnavailable):
+        await make_client().credits()
+
+
+async def test_download_url(kie: respx.MockRouter) -> None:
+    route = kie.post(f"{API}/api/v1/common/download-url").mock(
+        return_value=httpx.Response(200, json=envelope(data="https://cdn.test/tmp.png"))
+    )
+    assert await make_client().download_url("https://f.test/x.png") == "https://cdn.test/tmp.png"
+    assert json.loads(route.calls.last.request.content) == {"url": "https://f.test/x.png"}
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+async def test_download_url_rejects_non_kie_urls(kie: respx.MockRouter, mirror: bool) -> None:
+    kie.post(f"{API}/api/v1/common/download-url").mock(
+        return_value=reply(422, "url is not a Kie file", mirror)
+    )
+    with pytest.raises(KieInvalidInput, match="not a Kie file"):
+        await make_client().download_url("https://elsewhere.test/x.png")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"fileName": "a.jpg", "downloadUrl": "https://tempfile.test/a.jpg"},
+        {"fileUrl": "https://tempfile.test/a.jpg", "downloadUrl": "https://tempfile.test/a.jpg"},
+    ],
+    ids=["endpoint-page-shape", "quickstart-shape"],
+)
+async def test_upload_streams_multipart_and_returns_download_url(
+    kie: respx.MockRouter, data: dict[str, str]
+) -> None:
+    route = kie.post(f"{UPLOAD}/api/file-stream-upload").mock(
+        return_value=httpx.Response(200, json={"success": True, **envelope(data=data)})
+    )
+    url = await make_client().upload(b"\xff\xd8\xffjpeg", "a.jpg", "image/jpeg")
+    assert url == "https://tempfile.test/a.jpg"
+    request = route.calls.last.request
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert b"\xff\xd8\xffjpeg" in request.content
+
+
+async def test_upload_retries_server_errors(kie: respx.MockRouter) -> None:
+    route = kie.post(f"{UPLOAD}/api/file-stream-upload").mock(
+        side_effect=[
+            httpx.Response(500, json=envelope(500, None, "try later")),
+            httpx.Response(200, json=envelope(data={"downloadUrl": "https://t.test/f"})),
+        ]
+    )
+    assert await make_client().upload(b"x", "f", "image/png") == "https://t.test/f"
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+async def test_upload_bad_key_is_not_retried(kie: respx.MockRouter, mirror: bool) -> None:
+    route = kie.post(f"{UPLOAD}/api/file-stream-upload").mock(
+        return_value=reply(401, "unauthorized", mirror)
+    )
+    with pytest.raises(GenerationUnavailable):
+        await make_client().upload(b"x", "f", "image/png")
+    assert route.call_count == 1
