@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -15,20 +14,8 @@ from entrypoints.runtime import dispatch_to
 from entrypoints.workers import InboxWorkers
 from tests.conftest import BotHarness
 from tests.fakes.updates import message
+from tests.fakes.waiting import until
 from tests.unit.inbox_contract import upd
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool], deadline: float = 5.0) -> None:
-    end = time.monotonic() + deadline
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > end:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 def workers(inbox: InMemoryInbox, handle: Any, **kw: Any) -> InboxWorkers:

@@ -1,0 +1,92 @@
+"""Two consumers (own pools, as two processes would have) drain one PostgreSQL inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+
+from adapters.postgres.bot_secrets import ensure_secret
+from adapters.postgres.fsm import PostgresFsmStorage
+from adapters.postgres.inbox import PostgresInbox
+from adapters.postgres.pool import open_pool
+from entrypoints.workers import InboxWorkers
+from tests.fakes.waiting import until
+from tests.unit.inbox_contract import upd
+
+pytestmark = pytest.mark.integration
+
+
+async def test_two_consumers_handle_every_update_exactly_once(pg_url: str) -> None:
+    pools = [await open_pool(pg_url, max_size=6) for _ in range(2)]
+    handled: Counter[int] = Counter()
+    by_consumer: Counter[int] = Counter()
+    last_seen: dict[int, int] = {}
+
+    def handler(consumer: int):  # type: ignore[no-untyped-def]
+        async def handle(update: Mapping[str, Any]) -> None:
+            chat, n = update["message"]["chat"]["id"], update["update_id"]
+            assert last_seen.get(chat, -1) < n, "per-chat order broken"
+            last_seen[chat] = n
+            await asyncio.sleep(0)
+            handled[n] += 1
+            by_consumer[consumer] += 1
+
+        return handle
+
+    try:
+        inboxes = [PostgresInbox(pool) for pool in pools]
+        total = 400
+        await asyncio.gather(
+            *(inboxes[n % 2].store(n, upd(n, n % 13), n % 13) for n in range(total))
+        )
+        consumers = [
+            InboxWorkers(inbox, handler(i), workers=4, idle_poll=0.02)
+            for i, inbox in enumerate(inboxes)
+        ]
+        for consumer in consumers:
+            consumer.start()
+        with contextlib.suppress(AssertionError):  # counted below, with a clearer message
+            await until(lambda: len(handled) >= total, deadline=30)
+        for consumer in consumers:
+            await consumer.stop()
+        assert len(handled) == total, "lost updates"
+        assert set(handled.values()) == {1}, "an update was handled twice"
+        assert min(by_consumer.values()) > 0, "one consumer did all the work"
+        assert await inboxes[0].depth() == 0
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def test_fsm_state_is_shared_between_pools(pg_url: str) -> None:
+    pools = [await open_pool(pg_url, max_size=2) for _ in range(2)]
+    try:
+        one, two = (PostgresFsmStorage(pool) for pool in pools)
+        key = StorageKey(bot_id=1, chat_id=5, user_id=5)
+        await one.set_state(key, "Wizard:prompt")
+        await one.set_data(key, {"model_id": "m1"})
+        assert await two.get_state(key) == "Wizard:prompt"
+        assert await two.update_data(key, {"draft": "d1"}) == {"model_id": "m1", "draft": "d1"}
+        await two.set_state(key, None)
+        assert await one.get_state(key) is None
+        assert await one.get_data(StorageKey(bot_id=1, chat_id=6, user_id=6)) == {}
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def test_generated_secret_is_persisted_once(pg_url: str) -> None:
+    pool = await open_pool(pg_url, max_size=4)
+    try:
+        values = await asyncio.gather(*(ensure_secret(pool, "webhook_path") for _ in range(5)))
+        assert len(set(values)) == 1
+        assert len(values[0]) >= 40
+        assert await ensure_secret(pool, "webhook_token") != values[0]
+    finally:
+        await pool.close()
