@@ -38,6 +38,13 @@ class MediaKind(enum.StrEnum):
     TEXT = "text"
 
 
+def when_key(value: Any) -> str:
+    """How a parameter value is compared with a SKU's ``when`` (booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 @attrs.frozen
 class ParamSpec:
     name: str
@@ -58,6 +65,15 @@ class ParamSpec:
     """Largest accepted upload for a media parameter, in megabytes."""
     accept: tuple[str, ...] = ()
     """MIME types (or ``image/*``-style prefixes) a media parameter accepts."""
+    as_number: bool = False
+    """An enum whose choices Kie.ai wants as numbers (most numeric enums are strings)."""
+
+    @property
+    def when_choices(self) -> tuple[str, ...]:
+        """The values a SKU may be priced on: an enum's choices, or true/false."""
+        if self.type is ParamType.BOOL:
+            return ("false", "true")
+        return self.choices if self.type is ParamType.ENUM else ()
 
     @property
     def wire_name(self) -> str:
@@ -68,6 +84,8 @@ class ParamSpec:
         if self.type is ParamType.MEDIA:
             items = list(value)
             return items if self.as_list else items[0]
+        if self.type is ParamType.ENUM and self.as_number:
+            return Decimal(value)
         return value
 
     def accepts_mime(self, mime: str) -> bool:
@@ -136,7 +154,7 @@ class Sku:
     free: bool = False
 
     def matches(self, params: Mapping[str, Any]) -> bool:
-        return all(str(params.get(name)) == value for name, value in self.when.items())
+        return all(when_key(params.get(name)) == value for name, value in self.when.items())
 
     def price_in(self, pricing: Pricing) -> int:
         return self.price if self.price is not None else pricing.price_of_credits(self.credits)

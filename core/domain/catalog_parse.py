@@ -16,13 +16,14 @@ from core.domain.catalog import (
     ParamSpec,
     ParamType,
     Sku,
+    when_key,
 )
 from core.domain.errors import CatalogError, InvalidParams
 
 _MODEL_KEYS = {"id", "kie_model", "title", "category", "output", "description", "hidden"}
 _MODEL_KEYS |= {"params", "skus", "fixed"}
 _PARAM_KEYS = {"name", "type", "required", "default", "choices", "min", "max", "max_length"}
-_PARAM_KEYS |= {"media", "max_items", "kie_name", "as_list", "max_mb", "accept"}
+_PARAM_KEYS |= {"media", "max_items", "kie_name", "as_list", "max_mb", "accept", "as_number"}
 E = TypeVar("E", Category, ParamType, MediaKind)
 
 _SKU_KEYS = {"id", "credits", "when", "price", "free"}
@@ -119,7 +120,14 @@ def _param(model_id: str, index: int, raw: Mapping[str, Any]) -> ParamSpec:
         as_list=entry.flag("as_list"),
         max_mb=entry.count("max_mb", None, 1),
         accept=_strings(entry, "accept"),
+        as_number=entry.flag("as_number"),
     )
+    if spec.as_number:
+        if kind is not ParamType.ENUM:
+            raise entry.fail("as_number", "only an enum has it")
+        bad = next((c for c in spec.choices if not _is_number(c)), None)
+        if bad is not None:
+            raise entry.fail("choices", f"{bad!r} is not a number, but as_number is set")
     media_only = ("as_list", "max_mb", "accept", "max_items")
     if kind is not ParamType.MEDIA and any(k in raw for k in media_only):
         field = next(k for k in media_only if k in raw)
@@ -135,6 +143,14 @@ def _param(model_id: str, index: int, raw: Mapping[str, Any]) -> ParamSpec:
     if spec.required and spec.default is not None:
         raise entry.fail("default", "a required parameter cannot have a default")
     return spec
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
 
 
 def _strings(entry: _Entry, field: str) -> tuple[str, ...]:
@@ -156,11 +172,12 @@ def _sku(model_id: str, index: int, raw: Mapping[str, Any], params: tuple[ParamS
     when = raw.get("when", {})
     if not isinstance(when, Mapping):
         raise entry.fail("when", "must be a table of parameter = value")
-    enums = {p.name: p for p in params if p.type is ParamType.ENUM}
+    enums = {p.name: p for p in params if p.when_choices}
+    when = {name: when_key(value) for name, value in when.items()}
     for name, value in when.items():
         if name not in enums:
-            raise entry.fail(f"when.{name}", "must name an enum parameter of the model")
-        if value not in enums[name].choices:
+            raise entry.fail(f"when.{name}", "must name an enum or bool parameter of the model")
+        if value not in enums[name].when_choices:
             raise entry.fail(f"when.{name}", f"{value!r} is not one of its choices")
     return Sku(
         id=sku_id,
@@ -217,7 +234,7 @@ def _covers(skus: tuple[Sku, ...], params: tuple[ParamSpec, ...]) -> bool:
     specs = {p.name: p for p in params}
     combos: list[dict[str, str]] = [{}]
     for name in keyed:
-        combos = [{**c, name: choice} for c in combos for choice in specs[name].choices]
+        combos = [{**c, name: choice} for c in combos for choice in specs[name].when_choices]
     return all(any(s.matches(c) for s in skus) for c in combos)
 
 

@@ -55,6 +55,7 @@ class ConfirmGeneration:
     ) -> Confirmation:
         model = self.catalog.get(model_id)
         clean = model.validate(params)
+        model.kie_input(clean)  # the provider input must build before any money is held
         sku = model.sku_for(clean)
         now = self.clock.now()
         job = Job(
