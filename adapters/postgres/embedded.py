@@ -73,3 +73,15 @@ def start_embedded(
     info = server.get_postmaster_info()
     log.info("[DB] embedded PostgreSQL ready (pgdata=%s, pid=%s)", path, info.pid)
     return EmbeddedServer(server.get_uri(), path, info.pid, server)
+
+
+def database_url_or_embedded(database_url: str | None) -> tuple[str, EmbeddedServer | None]:
+    """``database_url`` when given; otherwise the embedded server's URL and its handle.
+
+    Call ``stop()`` on the handle at shutdown; a handle is returned only when this process
+    started or joined the embedded server.
+    """
+    if database_url:
+        return database_url, None
+    server = start_embedded()
+    return server.url, server

@@ -104,3 +104,29 @@ async def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR) -> list[s
                 await conn.execute(UNLOCK)
     log.info("[MIGRATIONS] All migrations applied (%d new)", len(done))
     return done
+
+
+def run_migrate(database_url: str | None, directory: Path = MIGRATIONS_DIR) -> int:
+    """``kiebot migrate``: apply pending migrations; 0 on success, 1 with one error line.
+
+    With no URL the embedded server is used (and stopped again), like the polling entrypoint.
+    """
+    import asyncio
+    import sys
+
+    from adapters.postgres.embedded import database_url_or_embedded
+    from adapters.postgres.errors import DatabaseUnavailable
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    server = None
+    try:
+        url, server = database_url_or_embedded(database_url)
+        asyncio.run(apply_migrations(url, directory))
+    except (DatabaseUnavailable, MigrationError) as exc:
+        print(f"[MIGRATIONS] {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
