@@ -7,6 +7,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
 from dependency_injector import containers, providers
 
 from adapters.catalog.loader import DEFAULT_DIR, load_catalog
@@ -18,7 +19,6 @@ from adapters.telegram.chat import AiogramChat
 from adapters.telegram.context import BotServices, UserContextMiddleware
 from adapters.telegram.handlers import build_router
 from adapters.telegram.i18n import Translator
-from adapters.telegram.polling import AiogramPollingSource
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
 from core.usecases.generation import (
@@ -61,8 +61,9 @@ def make_catalog(settings: Settings) -> Catalog:
     return load_catalog(settings.catalog_dir or DEFAULT_DIR, frozenset(settings.hidden_models))
 
 
-def make_dispatcher(services: BotServices) -> Dispatcher:
-    dispatcher = Dispatcher()
+def make_dispatcher(services: BotServices, fsm_storage: BaseStorage | None = None) -> Dispatcher:
+    # None keeps aiogram's MemoryStorage (tests); runtimes pass the PostgreSQL one.
+    dispatcher = Dispatcher(storage=fsm_storage)
     middleware = UserContextMiddleware(services)
     dispatcher.message.outer_middleware(middleware)
     dispatcher.callback_query.outer_middleware(middleware)
@@ -172,14 +173,5 @@ class BotContainer(containers.DeclarativeContainer):
         launch=usecases.launch,
         show_balance=usecases.show_balance,
     )
-    dispatcher = providers.Singleton(make_dispatcher, services)
-
-
-class PollingContainer(BotContainer):
-    updates = providers.Singleton(
-        AiogramPollingSource,
-        bot=BotContainer.adapters.bot,
-        allowed_updates=providers.Callable(
-            lambda dp: dp.resolve_used_update_types(), BotContainer.dispatcher
-        ),
-    )
+    fsm_storage = providers.Object(None)
+    dispatcher = providers.Singleton(make_dispatcher, services, fsm_storage)

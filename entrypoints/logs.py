@@ -10,15 +10,21 @@ from typing import Any
 import structlog
 
 REDACTED = "[REDACTED]"
+_SECRETS: list[str] = []
+
+
+def redact_also(*secrets: str) -> None:
+    """Secrets learnt after start-up (generated webhook secrets) are redacted from then on."""
+    _SECRETS.extend(s for s in secrets if s and len(s) >= 8 and s not in _SECRETS)
 
 
 def _redactor(secrets: Iterable[str]) -> Any:
-    values = [s for s in secrets if s and len(s) >= 8]
+    redact_also(*secrets)
 
     def redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
         for key, value in event.items():
             if isinstance(value, str):
-                for secret in values:
+                for secret in _SECRETS:
                     value = value.replace(secret, REDACTED)
                 event[key] = value
         return event

@@ -62,6 +62,38 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     port: int = Field(default=8080, ge=1, le=65535)
+    """HTTP port of /health, /metrics and (webhook mode) the webhook; Render sets it."""
+    host: str = "0.0.0.0"  # noqa: S104 - a container's port must be reachable from outside
+    """Interface the HTTP server binds."""
+
+    bot_mode: Literal["webhook", "polling"] = "polling"
+    """What ``kiebot run`` starts (the seed's BOT_MODE)."""
+    webhook_base_url: str | None = None
+    """Public https base URL Telegram posts to, e.g. https://your-app.onrender.com."""
+    webhook_path_secret: SecretStr | None = None
+    """The secret last path segment of the webhook URL; generated and stored when unset."""
+    webhook_secret_token: SecretStr | None = None
+    """X-Telegram-Bot-Api-Secret-Token value; generated and stored when unset."""
+
+    db_maxconn: int = Field(default=10, ge=2, le=200)
+    """PostgreSQL pool size of each process."""
+    inbox_workers: int = Field(default=4, ge=0, le=64)
+    """Inbox workers per process (0: ingest only)."""
+    inbox_max_attempts: int = Field(default=5, ge=1, le=100)
+    """Handler attempts before an update is parked."""
+    inbox_lease_seconds: float = Field(default=300.0, ge=5, le=3600)
+    """How long a claimed update stays reserved for a worker that may have died."""
+    inbox_retention_hours: float = Field(default=48.0, ge=1)
+    """Processed updates are kept this long (duplicate deliveries stay no-ops), then purged."""
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
+    """How long SIGTERM waits for in-flight handlers before cancelling them."""
+
+    lock_stale_idle_seconds: float = Field(default=120.0, gt=0)
+    """A holder whose heartbeat is older than this is terminated and replaced."""
+    lock_heartbeat_interval: float = Field(default=15.0, gt=0)
+    """Seconds between the ACTIVE instance's heartbeats."""
+    lock_retry_interval: float = Field(default=3.0, gt=0)
+    """Seconds between a PASSIVE instance's attempts to take the lock."""
 
     kie_api_base: str = "https://api.kie.ai"
     """Kie.ai API host (point it at a test double if needed)."""

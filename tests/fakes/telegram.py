@@ -16,6 +16,7 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
     AnswerCallbackQuery,
+    DeleteWebhook,
     EditMessageReplyMarkup,
     EditMessageText,
     GetMe,
@@ -25,6 +26,7 @@ from aiogram.methods import (
     SendMessage,
     SendPhoto,
     SendVideo,
+    SetWebhook,
     TelegramMethod,
 )
 
@@ -81,8 +83,12 @@ class FakeBotApi(BaseSession):
         if isinstance(method, GetMe):
             return BOT_USER
         if isinstance(method, GetUpdates):
-            batch, self.updates = self.updates, []
-            return batch
+            # Like Telegram: an update is handed out until a later offset confirms it.
+            offset = method.offset or 0
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            return list(self.updates)
+        if isinstance(method, (SetWebhook, DeleteWebhook)):
+            return True
         if isinstance(method, AnswerCallbackQuery):
             return True
         if isinstance(method, SendMessage):
