@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 
 from adapters.catalog.loader import DEFAULT_DIR, load_catalog
 from adapters.media.downloader import HttpxDownloader
+from adapters.memory.kie_callbacks import InMemoryCallbackStore
 from adapters.memory.lock import InMemoryLock
 from adapters.memory.storage import InMemoryStorage
 from adapters.system import RandomIds, SystemClock
@@ -21,6 +22,7 @@ from adapters.telegram.handlers import build_router
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
+from core.usecases.callbacks import ProcessCallbacks, ReceiveCallback
 from core.usecases.generation import (
     ApplyTaskStatus,
     ConfirmGeneration,
@@ -81,6 +83,7 @@ class Adapters(containers.DeclarativeContainer):
     translator = providers.Singleton(Translator)
     storage = providers.Singleton(InMemoryStorage)
     lock = providers.Singleton(InMemoryLock)
+    kie_callbacks = providers.Singleton(InMemoryCallbackStore)
     http = providers.Singleton(
         httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
     )
@@ -116,21 +119,6 @@ class UseCases(containers.DeclarativeContainer):
     fail = providers.Singleton(
         FailJob, storage=adapters.storage, chat=adapters.chat, clock=adapters.clock
     )
-    submit = providers.Singleton(
-        SubmitJob,
-        storage=adapters.storage,
-        generation=adapters.generation,
-        catalog=adapters.catalog,
-        clock=adapters.clock,
-        fail=fail,
-    )
-    launch = providers.Singleton(
-        LaunchJob,
-        storage=adapters.storage,
-        chat=adapters.chat,
-        clock=adapters.clock,
-        submit=submit,
-    )
     deliver = providers.Singleton(
         DeliverResult,
         storage=adapters.storage,
@@ -141,6 +129,37 @@ class UseCases(containers.DeclarativeContainer):
     apply = providers.Singleton(
         ApplyTaskStatus, storage=adapters.storage, clock=adapters.clock, fail=fail, deliver=deliver
     )
+    receive_callback = providers.Singleton(
+        ReceiveCallback,
+        storage=adapters.storage,
+        callbacks=adapters.kie_callbacks,
+        clock=adapters.clock,
+    )
+    process_callbacks = providers.Singleton(
+        ProcessCallbacks,
+        storage=adapters.storage,
+        callbacks=adapters.kie_callbacks,
+        generation=adapters.generation,
+        apply=apply,
+        clock=adapters.clock,
+    )
+    submit = providers.Singleton(
+        SubmitJob,
+        storage=adapters.storage,
+        generation=adapters.generation,
+        catalog=adapters.catalog,
+        clock=adapters.clock,
+        fail=fail,
+        callback_base=settings.provided.webhook_base_url,
+        on_submitted=process_callbacks,
+    )
+    launch = providers.Singleton(
+        LaunchJob,
+        storage=adapters.storage,
+        chat=adapters.chat,
+        clock=adapters.clock,
+        submit=submit,
+    )
     reconcile = providers.Singleton(
         ReconcileJobs,
         storage=adapters.storage,
@@ -150,6 +169,9 @@ class UseCases(containers.DeclarativeContainer):
         apply=apply,
         fail=fail,
         deliver=deliver,
+        callbacks=adapters.kie_callbacks,
+        process_callbacks=process_callbacks,
+        catalog=adapters.catalog,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +25,8 @@ from core.ports.generation import (
 )
 from core.ports.media import DownloadError, MediaDownloader
 from core.ports.storage import StoragePort
+
+AMBIGUOUS_SUBMIT = "ambiguous submit"
 
 
 @attrs.frozen
@@ -106,6 +108,8 @@ class SubmitJob:
     clock: Clock
     fail: FailJob
     callback_base: str | None = None
+    on_submitted: Callable[[str], Awaitable[object]] | None = None
+    """Applies callbacks that arrived before createTask answered (they are stored)."""
 
     def callback_url(self, job: Job) -> str | None:
         if not self.callback_base:
@@ -127,17 +131,23 @@ class SubmitJob:
             return await self.fail(job.id, str(exc) or "rejected")
         except (GenerationAmbiguous, GenerationError) as exc:
             # The task may exist: never resubmit. A callback or the reconciler settles it.
-            return await self.storage.transition(
+            await self.storage.transition(
                 job.id,
                 {JobStatus.SUBMITTING},
                 JobStatus.SUBMITTING,
                 self.clock.now(),
-                error=f"ambiguous submit: {exc}",
+                error=f"{AMBIGUOUS_SUBMIT}: {exc}",
             )
-        settled = await self.storage.transition(
+            return await self._after(job.id)
+        await self.storage.transition(
             job.id, {JobStatus.SUBMITTING}, JobStatus.SUBMITTED, self.clock.now(), task_id=task_id
         )
-        return settled or await self.storage.get_job(job.id)
+        return await self._after(job.id)
+
+    async def _after(self, job_id: str) -> Job | None:
+        if self.on_submitted is not None:
+            await self.on_submitted(job_id)
+        return await self.storage.get_job(job_id)
 
 
 @attrs.define
