@@ -194,6 +194,8 @@ class BotContainer(containers.DeclarativeContainer):
         confirm=usecases.confirm,
         launch=usecases.launch,
         show_balance=usecases.show_balance,
+        account=adapters.generation,
+        admins=settings.provided.admins,
     )
     fsm_storage = providers.Object(None)
     dispatcher = providers.Singleton(make_dispatcher, services, fsm_storage)

@@ -32,6 +32,9 @@ class BotServices:
     confirm: ConfirmGeneration
     launch: LaunchJob
     show_balance: ShowBalance
+    account: object = None
+    """The provider account (a ProviderAccount in real mode) for the admin balance."""
+    admins: frozenset[int] = frozenset()
 
 
 @attrs.frozen

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from . import fallback, generate, menu, start
+from . import admin_credits, fallback, generate, menu, start
 
 
 def build_router() -> Router:
     root = Router(name="root")
-    root.include_routers(start.build(), menu.build(), generate.build(), fallback.build())
+    root.include_routers(
+        start.build(), menu.build(), generate.build(), admin_credits.build(), fallback.build()
+    )
     return root

@@ -51,3 +51,6 @@ stale-button = This button is out of date. Here is the menu.
 cancelled = Cancelled.
 unknown-input = I did not understand that. Here is the menu.
 invalid-param = Invalid { $field }: { $problem }
+admin-credits = Kie.ai balance: { $credits } credits
+admin-credits-none = No Kie.ai account in this mode (stub).
+admin-credits-failed = Could not read the Kie.ai balance: { $reason }

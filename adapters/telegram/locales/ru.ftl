@@ -51,3 +51,6 @@ stale-button = Эта кнопка устарела. Вот меню.
 cancelled = Отменено.
 unknown-input = Я не понял. Вот меню.
 invalid-param = Неверное значение { $field }: { $problem }
+admin-credits = Баланс Kie.ai: { $credits } кредитов
+admin-credits-none = В этом режиме (заглушка) аккаунта Kie.ai нет.
+admin-credits-failed = Не удалось получить баланс Kie.ai: { $reason }
