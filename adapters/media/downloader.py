@@ -14,6 +14,36 @@ from core.ports.media import Downloaded, DownloadError, MediaDownloader
 _REFUSED_TYPES = ("text/html", "application/json", "text/xml", "application/xml")
 
 
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\x1a\x45\xdf\xa3", "video/webm"),
+    (b"ID3", "audio/mpeg"),
+    (b"\xff\xfb", "audio/mpeg"),
+    (b"\xff\xf3", "audio/mpeg"),
+    (b"OggS", "audio/ogg"),
+    (b"fLaC", "audio/flac"),
+    (b"%PDF", "application/pdf"),
+)
+
+
+def sniff(content: bytes, declared: str) -> str:
+    """The type the bytes say they are; an HTML error page is never a result."""
+    head = content[:64].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml", b"{")):
+        raise DownloadError("the result URL answered an HTML/XML/JSON page, not media")
+    for magic, mime in _MAGIC:
+        if content.startswith(magic):
+            return mime
+    if content[:4] == b"RIFF" and content[8:12] in (b"WEBP", b"WAVE"):
+        return "image/webp" if content[8:12] == b"WEBP" else "audio/wav"
+    if content[4:8] == b"ftyp":
+        return "audio/mp4" if content[8:11] == b"M4A" else "video/mp4"
+    return declared or "application/octet-stream"
+
+
 def _filename(url: str, mime: str) -> str:
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url.startswith("http") else ""
     if "." not in name:
@@ -60,6 +90,6 @@ class HttpxDownloader(MediaDownloader):
                     chunks.append(chunk)
         except httpx.HTTPError as exc:
             raise DownloadError(f"download failed: {exc.__class__.__name__}") from None
-        return Downloaded(
-            _filename(url, mime), b"".join(chunks), mime or "application/octet-stream"
-        )
+        content = b"".join(chunks)
+        mime = sniff(content, mime) if not mime.startswith("text/plain") else mime
+        return Downloaded(_filename(url, mime), content, mime)
