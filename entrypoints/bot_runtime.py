@@ -67,12 +67,9 @@ class BotRuntime:
         return sorted(set(self.dispatcher.resolve_used_update_types()))
 
     def http_routes(self) -> list[Any]:
-        # Seam: Kie.ai callbacks join the same app once adapters/http/kie_callback.py exists.
-        try:
-            from adapters.http.kie_callback import kie_callback_routes  # type: ignore[import-not-found]
-        except ImportError:
-            return []
-        return list(kie_callback_routes(self.container))
+        """Routes registered on the already-running app once aiogram and the container exist."""
+        # Seam: return kie_callback_routes(KieCallbackDeps(...)) (adapters/http/kie_callback.py).
+        return []
 
     async def start(self) -> None:
         if self._settings.inbox_workers:
