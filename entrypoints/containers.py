@@ -34,7 +34,7 @@ from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
 from core.usecases.users import RegisterUser, SetLanguage
-from entrypoints.generation import make_generation
+from entrypoints.generation import make_generation, make_uploader
 from entrypoints.settings import Settings
 
 
@@ -88,6 +88,7 @@ class Adapters(containers.DeclarativeContainer):
         httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
     )
     generation = providers.Singleton(make_generation, settings, clock, catalog, http)
+    uploader = providers.Singleton(make_uploader, generation)
     downloader = providers.Singleton(HttpxDownloader, http)
     bot = providers.Singleton(make_bot, settings)
     chat = providers.Singleton(AiogramChat, bot, translator, catalog, pricing)
@@ -125,6 +126,8 @@ class UseCases(containers.DeclarativeContainer):
         downloader=adapters.downloader,
         chat=adapters.chat,
         clock=adapters.clock,
+        max_bytes=settings.provided.telegram_upload_limit_bytes,
+        max_attempts=settings.provided.delivery_max_attempts,
     )
     apply = providers.Singleton(
         ApplyTaskStatus, storage=adapters.storage, clock=adapters.clock, fail=fail, deliver=deliver
@@ -196,6 +199,8 @@ class BotContainer(containers.DeclarativeContainer):
         show_balance=usecases.show_balance,
         account=adapters.generation,
         admins=settings.provided.admins,
+        uploader=adapters.uploader,
+        download_limit=settings.provided.telegram_download_limit_bytes,
     )
     fsm_storage = providers.Object(None)
     dispatcher = providers.Singleton(make_dispatcher, services, fsm_storage)

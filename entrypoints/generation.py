@@ -7,11 +7,13 @@ from datetime import timedelta
 import httpx
 
 from adapters.generation.stub import StubGeneration
+from adapters.generation.stub_upload import StubUploader
 from adapters.kie.client import HttpxKieClient, KieTimeouts
 from adapters.kie.generation import KieGeneration
 from core.domain.catalog import Catalog
 from core.ports.clock import Clock
 from core.ports.generation import GenerationPort
+from core.ports.provider import MediaUploader
 from entrypoints.settings import ConfigError, Settings
 
 
@@ -39,3 +41,10 @@ def make_generation(
         ),
     )
     return KieGeneration(client, catalog)
+
+
+def make_uploader(generation: GenerationPort) -> MediaUploader:
+    """Kie.ai's file upload in real mode (the same client); an in-process stand-in offline."""
+    if isinstance(generation, MediaUploader):
+        return generation
+    return StubUploader()

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     """Bot token from @BotFather."""
     telegram_api_base: str | None = None
     """Another Bot API server, e.g. a local ``telegram-bot-api`` (lifts the 50 MB limit)."""
+    telegram_upload_limit_mb: int | None = Field(default=None, ge=1, le=2000)
+    """Largest result file sent as a file; above it a link is sent (default 50, local 2000)."""
+    telegram_download_limit_mb: int | None = Field(default=None, ge=1, le=2000)
+    """Largest user file the bot can fetch via getFile (default 20, local server 2000)."""
+    delivery_max_attempts: int = Field(default=3, ge=1, le=20)
+    """Result download attempts before the user is told the file could not be fetched."""
 
     kie_mode: Literal["real", "stub"] | None = None
     """``stub`` serves placeholder media offline; unset means real when KIE_API_KEY is set."""
@@ -135,6 +141,17 @@ class Settings(BaseSettings):
     def admins(self) -> frozenset[int]:
         extra = {self.admin_id} if self.admin_id else set()
         return frozenset(self.admin_ids) | extra
+
+    @property
+    def telegram_upload_limit_bytes(self) -> int:
+        # Bot API limits (anchors §B.2): 50 MB up, 20 MB down; a local server lifts both.
+        default = 2000 if self.telegram_api_base else 50
+        return (self.telegram_upload_limit_mb or default) * 1024 * 1024
+
+    @property
+    def telegram_download_limit_bytes(self) -> int:
+        default = 2000 if self.telegram_api_base else 20
+        return (self.telegram_download_limit_mb or default) * 1024 * 1024
 
     @property
     def generation_mode(self) -> str:

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from core.ports.media import Downloaded, DownloadError, MediaDownloader
+from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
 
 _REFUSED_TYPES = ("text/html", "application/json", "text/xml", "application/xml")
 
@@ -61,7 +61,7 @@ def _decode_data_url(url: str, max_bytes: int) -> Downloaded:
     except (binascii.Error, ValueError) as exc:
         raise DownloadError(f"broken data URL: {exc}") from None
     if len(content) > max_bytes:
-        raise DownloadError(f"result is {len(content)} bytes, over {max_bytes}")
+        raise TooLarge(f"result is {len(content)} bytes, over {max_bytes}")
     return Downloaded(_filename(url, mime), content, mime)
 
 
@@ -81,12 +81,16 @@ class HttpxDownloader(MediaDownloader):
                 mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if mime.startswith(_REFUSED_TYPES):
                     raise DownloadError(f"the result URL answered {mime}, not media")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    # Known too large before reading a byte: the link is sent instead.
+                    raise TooLarge(f"result is {declared} bytes, over {max_bytes}")
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
-                    if size > max_bytes:
-                        raise DownloadError(f"result is over {max_bytes} bytes")
+                    if size > max_bytes:  # no or a lying Content-Length: stop at the limit
+                        raise TooLarge(f"result is over {max_bytes} bytes")
                     chunks.append(chunk)
         except httpx.HTTPError as exc:
             raise DownloadError(f"download failed: {exc.__class__.__name__}") from None

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import BufferedInputFile
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+)
 
 from adapters.telegram.i18n import Translator
+from adapters.telegram.outgoing import Outgoing, plan_sends
 from core.domain.catalog import Catalog
 from core.domain.errors import UnknownModel
 from core.domain.jobs import Job
@@ -65,22 +71,58 @@ class AiogramChat(ChatPort):
         except TelegramForbiddenError:
             log.warning("user blocked the bot; failure not shown job_id=%s", job.id)
 
-    async def deliver(self, job: Job, files: list[tuple[str, bytes, str]]) -> None:
-        caption = self._tr(
-            job.lang, "job-caption", title=self._title(job), price=self._pricing.format(job.price)
+    async def deliver(
+        self, job: Job, files: list[tuple[str, bytes, str]], links: Sequence[str] = ()
+    ) -> None:
+        title = self._title(job)
+        caption: str | None = self._tr(
+            job.lang, "job-caption", title=title, price=self._pricing.format(job.price)
         )
         try:
-            for name, content, mime in files:
-                upload = BufferedInputFile(content, filename=name)
-                if mime.startswith("image/") and mime != "image/gif":
-                    await self._bot.send_photo(job.chat_id, upload, caption=caption)
-                elif mime.startswith("video/"):
-                    await self._bot.send_video(job.chat_id, upload, caption=caption)
-                elif mime.startswith("audio/"):
-                    await self._bot.send_audio(job.chat_id, upload, caption=caption)
-                else:
-                    await self._bot.send_document(job.chat_id, upload, caption=caption)
-            await self._status(job, self._tr(job.lang, "job-done", title=self._title(job)))
+            for group in plan_sends(files):
+                try:
+                    await self._send_group(job.chat_id, group, caption)
+                except TelegramEntityTooLarge:
+                    # Over the server's real limit despite our check: say so instead of retrying.
+                    log.warning("result refused as too large job_id=%s", job.id)
+                    links = [*links, *(r.url for r in job.result if r.url not in links)]
+                caption = None  # one caption per delivery, on the first message
+            for url in dict.fromkeys(u for u in links if u.startswith("http")):
+                text = self._tr(job.lang, "job-link", title=title, url=url)
+                await self._bot.send_message(job.chat_id, text)
+            await self._status(job, self._tr(job.lang, "job-done", title=title))
         except TelegramForbiddenError:
             # Nobody can receive it; the result stays in the user's history.
             log.warning("user blocked the bot; result not sent job_id=%s", job.id)
+
+    async def _send_group(self, chat_id: int, group: list[Outgoing], caption: str | None) -> None:
+        if len(group) > 1:
+            media: list[Any] = [
+                item.as_media(caption if i == 0 else None) for i, item in enumerate(group)
+            ]
+            await self._bot.send_media_group(chat_id, media)
+            return
+        item = group[0]
+        upload = item.upload()
+        if item.kind == "photo":
+            await self._bot.send_photo(chat_id, upload, caption=caption)
+        elif item.kind == "video":
+            await self._bot.send_video(chat_id, upload, caption=caption)
+        elif item.kind == "audio":
+            await self._bot.send_audio(chat_id, upload, caption=caption)
+        else:
+            await self._bot.send_document(chat_id, upload, caption=caption)
+
+    async def delivery_failed(self, job: Job, reason: str) -> None:
+        text = self._tr(
+            job.lang,
+            "job-undeliverable",
+            title=self._title(job),
+            reason=reason,
+            price=self._pricing.format(job.price),
+            job=job.id,
+        )
+        try:
+            await self._status(job, text)
+        except TelegramForbiddenError:
+            log.warning("user blocked the bot; undeliverable notice not shown job_id=%s", job.id)

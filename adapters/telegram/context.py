@@ -13,6 +13,7 @@ from aiogram.types import User as TgUser
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
+from core.ports.provider import MediaUploader
 from core.ports.storage import StoragePort
 from core.usecases.generation import ConfirmGeneration
 from core.usecases.launch import LaunchJob
@@ -35,6 +36,10 @@ class BotServices:
     account: object = None
     """The provider account (a ProviderAccount in real mode) for the admin balance."""
     admins: frozenset[int] = frozenset()
+    uploader: MediaUploader | None = None
+    """Hosts the user's input files where the provider can read them (Kie.ai or the stub)."""
+    download_limit: int = 20 * 1024 * 1024
+    """Largest file the bot can fetch from Telegram (getFile: 20 MB on the public Bot API)."""
 
 
 @attrs.frozen

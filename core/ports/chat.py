@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from core.domain.jobs import Job
 
@@ -17,5 +18,12 @@ class ChatPort(abc.ABC):
         """Tell the user the job failed and that the hold was returned."""
 
     @abc.abstractmethod
-    async def deliver(self, job: Job, files: list[tuple[str, bytes, str]]) -> None:
-        """Send the result files as ``(filename, content, mime type)``."""
+    async def deliver(
+        self, job: Job, files: list[tuple[str, bytes, str]], links: Sequence[str] = ()
+    ) -> None:
+        """Send the result files as ``(filename, content, mime type)``; ``links`` are results
+        too large to send as files, shown as their URLs."""
+
+    @abc.abstractmethod
+    async def delivery_failed(self, job: Job, reason: str) -> None:
+        """Tell the user the result was produced (and paid) but could not be fetched."""

@@ -11,6 +11,10 @@ class DownloadError(Exception):
     pass
 
 
+class TooLarge(DownloadError):
+    """The file exists but is over the limit: it is delivered as a link, not retried."""
+
+
 @attrs.frozen
 class Downloaded:
     filename: str

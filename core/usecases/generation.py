@@ -23,10 +23,19 @@ from core.ports.generation import (
     TaskState,
     TaskStatus,
 )
-from core.ports.media import DownloadError, MediaDownloader
+from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
 from core.ports.storage import StoragePort
 
 AMBIGUOUS_SUBMIT = "ambiguous submit"
+DOWNLOAD_ATTEMPT = "download attempt "
+
+
+def download_attempts(error: str | None) -> int:
+    """How many deliveries already failed, as recorded in the job's error (no extra column)."""
+    if not error or not error.startswith(DOWNLOAD_ATTEMPT):
+        return 0
+    number = error[len(DOWNLOAD_ATTEMPT) :].split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
 
 
 @attrs.frozen
@@ -152,7 +161,12 @@ class SubmitJob:
 
 @attrs.define
 class DeliverResult:
-    """Claim a succeeded job, download its files and send them; resend rather than lose."""
+    """Claim a succeeded job, download its files and send them; resend rather than lose.
+
+    A file over ``max_bytes`` (Telegram's upload limit) is sent as its link instead. A download
+    that keeps failing ends after ``max_attempts`` claims with a message to the user: the result
+    was produced and captured, so the job ends DELIVERED with the error kept, never looping.
+    """
 
     storage: StoragePort
     downloader: MediaDownloader
@@ -160,23 +174,48 @@ class DeliverResult:
     clock: Clock
     max_bytes: int = 50 * 1024 * 1024
     claim_lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 3
 
     async def __call__(self, job_id: str) -> Job | None:
         now = self.clock.now()
         job = await self.storage.claim_delivery(job_id, now, now - self.claim_lease)
         if job is None:
             return None
+        files: list[Downloaded] = []
+        links: list[str] = []
         try:
-            files = [await self.downloader.download(f.url, self.max_bytes) for f in job.result]
+            for result in job.result:
+                try:
+                    files.append(await self.downloader.download(result.url, self.max_bytes))
+                except TooLarge:
+                    links.append(result.url)
         except DownloadError as exc:
-            # Keep the claim: it goes stale and the reconciler tries again.
-            await self.storage.transition(
-                job.id, {JobStatus.DELIVERING}, JobStatus.DELIVERING, now, error=str(exc)
-            )
-            return None
-        await self.chat.deliver(job, [(f.filename, f.content, f.mime) for f in files])
+            return await self._failed_download(job, exc)
+        await self.chat.deliver(job, [(f.filename, f.content, f.mime) for f in files], links)
         return await self.storage.transition(
             job.id, {JobStatus.DELIVERING}, JobStatus.DELIVERED, self.clock.now()
+        )
+
+    async def _failed_download(self, job: Job, exc: DownloadError) -> Job | None:
+        now = self.clock.now()
+        attempts = download_attempts(job.error) + 1
+        if attempts < self.max_attempts:
+            # Keep the claim: it goes stale and the reconciler tries again.
+            await self.storage.transition(
+                job.id,
+                {JobStatus.DELIVERING},
+                JobStatus.DELIVERING,
+                now,
+                error=f"{DOWNLOAD_ATTEMPT}{attempts}: {exc}",
+            )
+            return None
+        await self.chat.delivery_failed(job, str(exc))
+        return await self.storage.transition(
+            job.id,
+            {JobStatus.DELIVERING},
+            JobStatus.DELIVERED,
+            now,
+            error=f"result not downloadable after {attempts} attempts: {exc}",
         )
 
 

@@ -54,3 +54,5 @@ invalid-param = Invalid { $field }: { $problem }
 admin-credits = Kie.ai balance: { $credits } credits
 admin-credits-none = No Kie.ai account in this mode (stub).
 admin-credits-failed = Could not read the Kie.ai balance: { $reason }
+job-link = { $title }: the file is larger than Telegram allows bots to send. Download it here (the link expires in a few days): { $url }
+job-undeliverable = ⚠ { $title }: the result was generated, but its file could not be downloaded ({ $reason }). The generation was completed, so { $price } was charged. Job { $job } stays in your history; contact support if you need the file.
