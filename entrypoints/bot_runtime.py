@@ -9,12 +9,14 @@ from typing import Any
 from dependency_injector import providers
 
 from adapters.http.app import Ingest
+from adapters.http.kie_callback import KieCallbackDeps, kie_callback_routes
 from adapters.lock_supervisor import LockSupervisor
 from adapters.postgres.fsm import PostgresFsmStorage
 from adapters.postgres.inbox import PostgresInbox
 from adapters.postgres.lock import PgAdvisoryLock
 from adapters.postgres.storage import PsycopgStorage
 from adapters.telegram.polling import AiogramPollingSource
+from core.domain.catalog import MediaKind
 from core.ports.lock import LockTimings
 from entrypoints.containers import BotContainer
 from entrypoints.runtime import dispatch_to, purge_forever, reconcile_forever, store_in
@@ -68,8 +70,21 @@ class BotRuntime:
 
     def http_routes(self) -> list[Any]:
         """Routes registered on the already-running app once aiogram and the container exist."""
-        # Seam: return kie_callback_routes(KieCallbackDeps(...)) (adapters/http/kie_callback.py).
-        return []
+        adapters, usecases = self.container.adapters, self.container.usecases
+        generation = adapters.generation()
+        deps = KieCallbackDeps(
+            clock=adapters.clock(),
+            output_of=getattr(generation, "output_of", lambda _model: MediaKind.DOCUMENT),
+            receive=usecases.receive_callback(),
+            process=usecases.process_callbacks(),
+            hmac_key=(
+                self._settings.kie_webhook_hmac_key.get_secret_value()
+                if self._settings.kie_webhook_hmac_key
+                else None
+            ),
+            tolerance_seconds=self._settings.kie_callback_tolerance_seconds,
+        )
+        return kie_callback_routes(deps)
 
     async def start(self) -> None:
         if self._settings.inbox_workers:

@@ -50,6 +50,11 @@ def test_start_posted_to_the_webhook_gets_an_answer(pg_url: str) -> None:
             assert http("POST", url, update, headers)[0] == 200
             wait_for(lambda: bool(api.called("sendMessage")), 15, "sendMessage")
             assert api.called("sendMessage")[0]["chat_id"] == "777"
+
+            # The Kie.ai callback route is mounted and refuses an unknown job or token.
+            callback = json.dumps({"code": 200, "data": {"taskId": "t1", "state": "success"}})
+            forged = f"{bot.base}/kie/callback/no-such-job/guessed-token"
+            assert http("POST", forged, callback.encode(), headers)[0] == 403
             assert TOKEN_SECRET not in bot.output()
         finally:
             code = bot.stop()
