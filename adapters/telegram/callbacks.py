@@ -27,3 +27,9 @@ class CancelCb(CallbackData, prefix="x"):
 
 class LanguageCb(CallbackData, prefix="l"):
     lang: str
+
+
+class MediaCb(CallbackData, prefix="mi"):
+    action: str  # skip | done
+    step: int
+    """The media parameter's index: a button from an earlier step matches nothing."""

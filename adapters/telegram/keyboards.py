@@ -10,6 +10,7 @@ from adapters.telegram.callbacks import (
     CategoryCb,
     ConfirmCb,
     LanguageCb,
+    MediaCb,
     MenuCb,
     ModelCb,
 )
@@ -50,6 +51,17 @@ def confirm_menu(tr: Tr, draft: str, price: str, affordable: bool) -> InlineKeyb
     kb = InlineKeyboardBuilder()
     if affordable:
         kb.button(text=tr("btn-confirm", price=price), callback_data=ConfirmCb(draft=draft))
+    kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def media_menu(tr: Tr, step: int, *, skip: bool, done: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if done:
+        kb.button(text=tr("btn-media-done"), callback_data=MediaCb(action="done", step=step))
+    if skip:
+        kb.button(text=tr("btn-media-skip"), callback_data=MediaCb(action="skip", step=step))
     kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
     kb.adjust(1)
     return kb.as_markup()

@@ -19,10 +19,12 @@ from aiogram.methods import (
     DeleteWebhook,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetFile,
     GetMe,
     GetUpdates,
     SendAudio,
     SendDocument,
+    SendMediaGroup,
     SendMessage,
     SendPhoto,
     SendVideo,
@@ -31,7 +33,7 @@ from aiogram.methods import (
 )
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Kie", "username": "kie_test_bot"}
-SENDS = (SendMessage, SendPhoto, SendVideo, SendAudio, SendDocument)
+SENDS = (SendMessage, SendPhoto, SendVideo, SendAudio, SendDocument, SendMediaGroup)
 
 
 class FakeBotApi(BaseSession):
@@ -41,6 +43,13 @@ class FakeBotApi(BaseSession):
         self.updates: list[dict[str, Any]] = []
         self._errors: dict[type, list[tuple[int, str]]] = defaultdict(list)
         self._ids = itertools.count(1000)
+        self.files: dict[str, bytes] = {}
+        """Telegram-hosted files by file_id, served by GetFile and stream_content."""
+        self.downloads: list[str] = []
+        """Every file URL the bot streamed (they carry the token: they must stay in-process)."""
+
+    def add_file(self, file_id: str, content: bytes) -> None:
+        self.files[file_id] = content
 
     def fail_next(self, method: type, status: int, description: str) -> None:
         self._errors[method].append((status, description))
@@ -91,6 +100,16 @@ class FakeBotApi(BaseSession):
             return True
         if isinstance(method, AnswerCallbackQuery):
             return True
+        if isinstance(method, GetFile):
+            content = self.files[method.file_id]
+            return {
+                "file_id": method.file_id,
+                "file_unique_id": f"u-{method.file_id}",
+                "file_size": len(content),
+                "file_path": f"files/{method.file_id}",
+            }
+        if isinstance(method, SendMediaGroup):
+            return [self._message(method.chat_id) for _ in method.media]
         if isinstance(method, SendMessage):
             return self._message(method.chat_id, text=method.text)
         if isinstance(method, SENDS):
@@ -111,5 +130,7 @@ class FakeBotApi(BaseSession):
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        raise NotImplementedError
-        yield b""
+        self.downloads.append(url)
+        content = self.files[url.rsplit("/files/", 1)[1]]
+        for start in range(0, len(content), chunk_size):
+            yield content[start : start + chunk_size]

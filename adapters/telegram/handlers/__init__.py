@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from . import admin_credits, fallback, generate, menu, start
+from . import admin_credits, fallback, generate, media_input, menu, start
 
 
 def build_router() -> Router:
     root = Router(name="root")
     root.include_routers(
-        start.build(), menu.build(), generate.build(), admin_credits.build(), fallback.build()
+        start.build(),
+        menu.build(),
+        generate.build(),
+        media_input.build(),
+        admin_credits.build(),
+        fallback.build(),
     )
     return root

@@ -1,39 +1,24 @@
-"""Model card → prompt → confirmation → launch."""
+"""Model card → media (media_input.py) → prompt → confirmation → launch."""
 
 from __future__ import annotations
-
-import secrets
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from adapters.telegram.callbacks import CancelCb, ConfirmCb, ModelCb
 from adapters.telegram.context import BotServices, Tr
-from adapters.telegram.keyboards import (
-    cancel_only,
-    cheapest,
-    confirm_menu,
-    main_menu,
+from adapters.telegram.handlers.wizard import (
+    Wizard,
+    begin,
+    media_keyboard,
+    prompt_limit,
+    show_confirmation,
 )
-from core.domain.catalog import ModelSpec, ParamType
+from adapters.telegram.keyboards import cancel_only, cheapest, main_menu
 from core.domain.errors import InsufficientFunds, InvalidParams, UnknownModel
 from core.domain.users import User
-from core.usecases.pricing import Quote
-
-DEFAULT_PROMPT_LIMIT = 4000
-
-
-class Wizard(StatesGroup):
-    prompt = State()
-    confirm = State()
-
-
-def prompt_limit(model: ModelSpec) -> int:
-    spec = model.param("prompt")
-    return (spec.max_length if spec else None) or DEFAULT_PROMPT_LIMIT
 
 
 async def pick_model(
@@ -47,17 +32,18 @@ async def pick_model(
         model = services.catalog.get(callback_data.model_id)
     except UnknownModel:
         model = None
-    if model is None or model.hidden or model.param("prompt") is None:
+    if model is None or model.hidden or not (model.param("prompt") or model.media_params):
         await query.answer(tr("stale-button"), show_alert=False)
         return
-    await state.set_state(Wizard.prompt)
-    await state.set_data({"model_id": model.id})
+    ask = await begin(model, state, services, tr)
     price = services.pricing.format(cheapest(model, services.pricing))
     card = tr("model-card", title=model.title, description=model.description, price=price)
-    ask = tr("model-ask-prompt", title=model.title, max=prompt_limit(model))
+    markup = (
+        media_keyboard(tr, model.media_params[0], 0, 0) if model.media_params else cancel_only(tr)
+    )
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(f"{card}\n\n{ask}", reply_markup=cancel_only(tr))
+        await query.message.edit_text(f"{card}\n\n{ask}", reply_markup=markup)
 
 
 async def got_prompt(
@@ -69,45 +55,13 @@ async def got_prompt(
     if len(text) > prompt_limit(model):
         await message.answer(tr("prompt-too-long", length=len(text), max=prompt_limit(model)))
         return
-    try:
-        quote = await services.quote(user.id, model.id, {"prompt": text})
-    except InvalidParams as exc:
-        await message.answer(tr("invalid-param", field=exc.field, problem=exc.problem))
-        return
-    draft = secrets.token_urlsafe(9)
-    await state.set_state(Wizard.confirm)
-    await state.set_data({"model_id": model.id, "params": dict(quote.params), "draft": draft})
-    await message.answer(
-        confirmation_text(tr, services, quote),
-        reply_markup=confirm_menu(
-            tr, draft, services.pricing.format(quote.price), quote.affordable
-        ),
-    )
+    # Media collected in earlier steps stay; the prompt joins them.
+    params = {**data.get("params", {}), "prompt": text}
+    await show_confirmation(message, state, services, tr, user, params)
 
 
 async def prompt_not_text(message: Message, tr: Tr) -> None:
     await message.answer(tr("prompt-not-text"), reply_markup=cancel_only(tr))
-
-
-def confirmation_text(tr: Tr, services: BotServices, quote: Quote) -> str:
-    fmt = services.pricing.format
-    lines = [tr("confirm-title"), "", tr("confirm-model", title=quote.model.title)]
-    for spec in quote.model.params:
-        value = quote.params.get(spec.name)
-        if value is None:
-            continue
-        if spec.type is ParamType.TEXT:
-            lines.append(tr("confirm-prompt", prompt=value))
-        else:
-            lines.append(tr("confirm-param", name=spec.name, value=value))
-    lines += ["", tr("confirm-price", price=fmt(quote.price))]
-    if quote.affordable:
-        lines.append(tr("confirm-after", after=fmt(quote.balance_after)))
-    else:
-        lines.append(
-            tr("confirm-short", missing=fmt(quote.missing), available=fmt(quote.available))
-        )
-    return "\n".join(lines)
 
 
 async def confirm(
