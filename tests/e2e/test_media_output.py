@@ -1,0 +1,151 @@
+"""Media out: media groups, links above Telegram's upload limit, and a bounded end for results
+that cannot be downloaded (respx serves the result files, FakeBotApi records the sends)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import stamina
+from aiogram.methods import SendAudio, SendMediaGroup, SendMessage, SendPhoto
+
+from adapters.media.downloader import HttpxDownloader
+from core.domain.jobs import JobStatus
+from core.ports.media import TooLarge
+from tests.conftest import BotHarness
+from tests.e2e.test_generation_flow import USER, open_confirmation
+from tests.e2e.test_kie_flow import API, CDN, PNG, post_callback
+from tests.fakes.updates import callback
+
+MP3 = b"ID3" + b"\x00" * 64
+
+
+@pytest.fixture
+def kie() -> Iterator[respx.MockRouter]:
+    with stamina.set_testing(True, attempts=2), respx.mock(assert_all_mocked=True) as router:
+        yield router
+
+
+def harness_with(**extra: Any) -> BotHarness:
+    return BotHarness(
+        kie_mode="real",
+        kie_api_key="test-key",
+        kie_api_base=API,
+        webhook_base_url="https://bot.test",
+        **extra,
+    )
+
+
+async def succeed_with(harness: BotHarness, kie: respx.MockRouter, urls: list[str]) -> str:
+    kie.post(f"{API}/api/v1/jobs/createTask").mock(
+        return_value=httpx.Response(200, json={"code": 200, "msg": "ok", "data": {"taskId": "t1"}})
+    )
+    await harness.feed(callback(USER, await open_confirmation(harness, "many foxes")))
+    body = {
+        "code": 200,
+        "msg": "ok",
+        "data": {
+            "taskId": "t1",
+            "state": "success",
+            "resultJson": json.dumps({"resultUrls": urls}),
+        },
+    }
+    assert (await post_callback(harness, body)).status_code == 200
+    return next(iter(harness.storage.jobs))
+
+
+def serve(kie: respx.MockRouter, name: str, content: bytes, mime: str) -> respx.Route:
+    return kie.get(f"{CDN}/{name}").mock(
+        return_value=httpx.Response(200, content=content, headers={"Content-Type": mime})
+    )
+
+
+async def test_several_images_go_as_one_media_group(kie: respx.MockRouter) -> None:
+    harness = harness_with()
+    for i in range(3):
+        serve(kie, f"{i}.png", PNG, "image/png")
+    job_id = await succeed_with(harness, kie, [f"{CDN}/{i}.png" for i in range(3)])
+
+    groups = harness.api.sent(SendMediaGroup)
+    assert len(groups) == 1
+    assert len(groups[0].media) == 3
+    assert groups[0].media[0].caption == "Z-Image · 0.76 RUB"
+    assert groups[0].media[1].caption is None
+    assert harness.api.sent(SendPhoto) == []
+    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED
+
+
+async def test_kinds_that_cannot_share_a_group_go_one_by_one(kie: respx.MockRouter) -> None:
+    harness = harness_with()
+    serve(kie, "a.png", PNG, "image/png")
+    serve(kie, "b.mp3", MP3, "audio/mpeg")
+    await succeed_with(harness, kie, [f"{CDN}/a.png", f"{CDN}/b.mp3"])
+    assert harness.api.sent(SendMediaGroup) == []
+    assert len(harness.api.sent(SendPhoto)) == 1
+    assert len(harness.api.sent(SendAudio)) == 1
+
+
+async def test_a_file_over_the_upload_limit_is_sent_as_a_link(kie: respx.MockRouter) -> None:
+    harness = harness_with(telegram_upload_limit_mb=1)
+    big = PNG + b"\x00" * (2 * 1024 * 1024)
+    route = serve(kie, "big.png", big, "image/png")
+    job_id = await succeed_with(harness, kie, [f"{CDN}/big.png"])
+
+    assert route.call_count == 1
+    assert harness.api.sent(SendPhoto) == []
+    links = [m.text for m in harness.api.sent(SendMessage) if f"{CDN}/big.png" in m.text]
+    assert len(links) == 1
+    assert "larger than Telegram allows" in links[0]
+    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED
+    assert (await harness.reconcile()).delivered == 0  # delivered once, not retried
+
+
+async def test_a_result_that_keeps_failing_to_download_ends_with_a_message(
+    kie: respx.MockRouter,
+) -> None:
+    harness = harness_with()
+    gone = kie.get(f"{CDN}/gone.png").mock(return_value=httpx.Response(404))
+    job_id = await succeed_with(harness, kie, [f"{CDN}/gone.png"])
+    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERING
+
+    for _ in range(5):  # the claim goes stale and the reconciler retries, a bounded number
+        harness.clock.advance(seconds=301)
+        await harness.reconcile()
+
+    assert gone.call_count == 3
+    job = harness.storage.jobs[job_id]
+    assert job.status is JobStatus.DELIVERED
+    assert job.error is not None
+    assert "not downloadable after 3 attempts" in job.error
+    assert "could not be downloaded (HTTP 404" in harness.api.texts()[-1]
+    balance = await harness.storage.balance(USER)
+    assert (balance.total, balance.held) == (10_000 - 76, 0)  # produced and captured
+
+
+async def _chunks(size: int) -> AsyncIterator[bytes]:
+    yield PNG
+    for _ in range(size // 65536):
+        yield b"\x00" * 65536
+
+
+async def test_the_downloader_stops_streaming_at_the_limit_without_a_length() -> None:
+    served = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal served
+        async for chunk in _chunks(10 * 65536):
+            served += 1
+            yield chunk
+
+    with respx.mock(assert_all_mocked=True) as router:
+        router.get(f"{CDN}/stream.png").mock(
+            return_value=httpx.Response(200, content=body(), headers={"Content-Type": "image/png"})
+        )
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(TooLarge):
+                await HttpxDownloader(client).download(f"{CDN}/stream.png", 2 * 65536)
+    assert served < 6
