@@ -83,7 +83,7 @@ class AiogramChat(ChatPort):
                 try:
                     await self._send_group(job.chat_id, group, caption)
                 except TelegramEntityTooLarge:
-                    # Over the server's real limit despite our check: say so instead of retrying.
+                    # Over the server's real limit despite our check: send the links, never retry.
                     log.warning("result refused as too large job_id=%s", job.id)
                     links = [*links, *(r.url for r in job.result if r.url not in links)]
                 caption = None  # one caption per delivery, on the first message

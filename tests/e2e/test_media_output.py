@@ -149,3 +149,14 @@ async def test_the_downloader_stops_streaming_at_the_limit_without_a_length() ->
             with pytest.raises(TooLarge):
                 await HttpxDownloader(client).download(f"{CDN}/stream.png", 2 * 65536)
     assert served < 6
+
+
+async def test_telegram_refusing_a_file_as_too_large_falls_back_to_the_link(
+    kie: respx.MockRouter,
+) -> None:
+    harness = harness_with()
+    serve(kie, "c.png", PNG, "image/png")
+    harness.api.fail_next(SendPhoto, 413, "Request Entity Too Large")
+    job_id = await succeed_with(harness, kie, [f"{CDN}/c.png"])
+    assert any(f"{CDN}/c.png" in m.text for m in harness.api.sent(SendMessage))
+    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED

@@ -77,3 +77,14 @@ def test_broken_catalog_stops_check_config_naming_model_and_field(tmp_path: Path
     result = run_cli("check-config", TELEGRAM_BOT_TOKEN="1:x", CATALOG_DIR=str(tmp_path))
     assert result.returncode == 2
     assert "catalog model 'm1', field 'skus.s.credits': 'lots' is not a number" in result.stderr
+
+
+def test_telegram_file_limits_follow_the_bot_api_server() -> None:
+    base = {"telegram_bot_token": "1:x", "_env_file": None}
+    public = load_settings(**base)
+    assert public.telegram_upload_limit_bytes == 50 * 1024 * 1024
+    assert public.telegram_download_limit_bytes == 20 * 1024 * 1024
+    local = load_settings(**base, telegram_api_base="http://bot-api:8081")
+    assert local.telegram_upload_limit_bytes == 2000 * 1024 * 1024
+    assert local.telegram_download_limit_bytes == 2000 * 1024 * 1024
+    assert load_settings(**base, telegram_upload_limit_mb=5).telegram_upload_limit_bytes == 5 << 20
