@@ -13,6 +13,7 @@ from adapters.http.kie_callback import KieCallbackDeps, kie_callback_routes
 from adapters.lock_supervisor import LockSupervisor
 from adapters.postgres.fsm import PostgresFsmStorage
 from adapters.postgres.inbox import PostgresInbox
+from adapters.postgres.kie_callbacks import PsycopgCallbackStore
 from adapters.postgres.lock import PgAdvisoryLock
 from adapters.postgres.storage import PsycopgStorage
 from adapters.telegram.polling import AiogramPollingSource
@@ -42,6 +43,9 @@ class BotRuntime:
         self.container = BotContainer(settings=settings)
         self.container.adapters.storage.override(providers.Object(PsycopgStorage(pool)))
         self.container.fsm_storage.override(providers.Object(PostgresFsmStorage(pool)))
+        self.container.adapters.kie_callbacks.override(
+            providers.Object(PsycopgCallbackStore(pool))
+        )
         self.container.adapters.catalog()  # a bad catalog or KIE mode stops us here
         self.container.adapters.generation()
         self.bot = self.container.adapters.bot()
