@@ -13,7 +13,6 @@ from dependency_injector import containers, providers
 from adapters.catalog.loader import DEFAULT_DIR, load_catalog
 from adapters.media.downloader import HttpxDownloader
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
-from adapters.memory.lock import InMemoryLock
 from adapters.memory.storage import InMemoryStorage
 from adapters.system import RandomIds, SystemClock
 from adapters.telegram.chat import AiogramChat
@@ -82,7 +81,6 @@ class Adapters(containers.DeclarativeContainer):
     catalog = providers.Singleton(make_catalog, settings)
     translator = providers.Singleton(Translator)
     storage = providers.Singleton(InMemoryStorage)
-    lock = providers.Singleton(InMemoryLock)
     kie_callbacks = providers.Singleton(InMemoryCallbackStore)
     http = providers.Singleton(
         httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True

@@ -25,19 +25,12 @@ class JobStatus(enum.StrEnum):
     EXPIRED = "expired"
 
     @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-    @property
     def holds_money(self) -> bool:
         """Whether a job in this state still has an unresolved hold."""
         return self in AWAITING_RESULT or self is JobStatus.QUEUED
 
 
 AWAITING_RESULT = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
-TERMINAL = frozenset(
-    {JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
-)
 RELEASABLE = frozenset({JobStatus.QUEUED, *AWAITING_RESULT})
 
 
