@@ -79,15 +79,19 @@ async def serve(settings: Settings, mode: Mode) -> int:
         url, embedded = await _database(settings, mode)
 
         from adapters.postgres.errors import DatabaseUnavailable
-        from adapters.postgres.migrations import MigrationError, apply_migrations, discover
+        from adapters.postgres.migrations import MigrationError, apply_migrations, schema_status
         from adapters.postgres.pool import open_pool
 
         try:
             await apply_migrations(url)
             pool = await open_pool(url, max_size=settings.db_maxconn)
+            async with pool.connection() as conn:
+                schema = await schema_status(conn)
         except (DatabaseUnavailable, MigrationError) as exc:
             raise StartupError(str(exc)) from None
-        health.migrations_applied, health.migrations_count = True, len(discover())
+        health.migrations_applied, health.migrations_count = schema.up_to_date, schema.applied
+        if not schema.up_to_date:
+            raise StartupError(f"schema behind the package: missing {', '.join(schema.missing)}")
 
         from adapters.postgres.inbox import PostgresInbox
 

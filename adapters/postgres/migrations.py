@@ -1,19 +1,25 @@
-"""Apply numbered ``migrations/*.sql`` files once each, serialised across instances."""
+"""Apply numbered ``migrations/*.sql`` files once each, serialised across instances.
+
+The files ship inside the installed package (the ``migrations`` package) and are read with
+``importlib.resources``, so a wheel install migrates exactly like a checkout.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
+import attrs
 import psycopg
 
 from adapters.postgres.errors import connection_error
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR: Traversable = resources.files("migrations")
 NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 # A key derived server-side from a name: no chance of sending an out-of-range or mistyped
@@ -34,9 +40,13 @@ class MigrationError(Exception):
     """A migration file is misnamed, numbered twice, or failed to apply; one line."""
 
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    """The migration files in order; two files with one number is an error (predecessor bug 2)."""
-    files = sorted(directory.glob("*.sql"))
+def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Traversable]:
+    """The migration files in order; two files with one number is an error, since the order
+    between them would depend on the file system."""
+    files = sorted(
+        (p for p in directory.iterdir() if p.is_file() and p.name.endswith(".sql")),
+        key=lambda p: p.name,
+    )
     seen: dict[str, str] = {}
     for path in files:
         match = NAME.match(path.name)
@@ -57,7 +67,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-async def _apply_pending(conn: psycopg.AsyncConnection, files: list[Path]) -> list[str]:
+async def _apply_pending(conn: psycopg.AsyncConnection, files: list[Traversable]) -> list[str]:
     await conn.execute(TRACKING)
     cur = await conn.execute("SELECT name, checksum FROM schema_migrations")
     applied = dict(await cur.fetchall())
@@ -83,7 +93,7 @@ async def _apply_pending(conn: psycopg.AsyncConnection, files: list[Path]) -> li
     return done
 
 
-async def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def apply_migrations(url: str, directory: Traversable = MIGRATIONS_DIR) -> list[str]:
     """Apply the pending files, each in its own transaction; returns the names applied.
 
     A dedicated connection holds a session advisory lock for the whole run, so a second
@@ -91,6 +101,8 @@ async def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR) -> list[s
     """
     files = discover(directory)
     log.info("[MIGRATIONS] Found %d migration file(s)", len(files))
+    if not files:
+        raise MigrationError("the installed package holds no migration files (a broken build)")
     try:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     except (psycopg.Error, OSError, ValueError) as exc:
@@ -106,7 +118,40 @@ async def apply_migrations(url: str, directory: Path = MIGRATIONS_DIR) -> list[s
     return done
 
 
-def run_migrate(database_url: str | None, directory: Path = MIGRATIONS_DIR) -> int:
+@attrs.frozen
+class SchemaStatus:
+    """How the database compares with the migrations this package ships."""
+
+    shipped: int
+    applied: int
+    missing: tuple[str, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.shipped > 0 and not self.missing
+
+
+async def schema_status(
+    conn: psycopg.AsyncConnection[object], directory: Traversable = MIGRATIONS_DIR
+) -> SchemaStatus:
+    """Which shipped migrations the database has not applied (none shipped is never ok)."""
+    names = [p.name for p in discover(directory)]
+    cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    row = await cur.fetchone()
+    applied: set[str] = set()
+    if row is not None and _first(row):
+        cur = await conn.execute("SELECT name FROM schema_migrations")
+        applied = {_first(r) for r in await cur.fetchall()}
+    missing = tuple(n for n in names if n not in applied)
+    return SchemaStatus(len(names), len(applied & set(names)), missing)
+
+
+def _first(row: object) -> object:
+    """The first column of a tuple or dict row (the pool hands out dict rows)."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]  # type: ignore[index]
+
+
+def run_migrate(database_url: str | None, directory: Traversable = MIGRATIONS_DIR) -> int:
     """``kiebot migrate``: apply pending migrations; 0 on success, 1 with one error line.
 
     With no URL the embedded server is used (and stopped again), like the polling entrypoint.
