@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -16,11 +15,12 @@ from adapters.postgres.inbox import PostgresInbox
 from adapters.postgres.kie_callbacks import PsycopgCallbackStore
 from adapters.postgres.lock import PgAdvisoryLock
 from adapters.postgres.storage import PsycopgStorage
-from adapters.telegram.polling import AiogramPollingSource
+from adapters.telegram.polling import HttpxPollingSource
 from core.domain.catalog import MediaKind
 from core.ports.lock import LockTimings
+from core.usecases.duties import Duty, DutyRunner
 from entrypoints.containers import BotContainer
-from entrypoints.runtime import dispatch_to, purge_forever, reconcile_forever, store_in
+from entrypoints.runtime import dispatch_to, store_in
 from entrypoints.settings import Settings
 from entrypoints.workers import InboxWorkers
 
@@ -66,7 +66,14 @@ class BotRuntime:
         )
         self.lock = PgAdvisoryLock(url, timings=timings)
         self.supervisor = LockSupervisor(self.lock, timings, on_active=self._active)
-        self._poller: AiogramPollingSource | None = None
+        self._poller: HttpxPollingSource | None = None
+        self.duties = DutyRunner()
+
+    async def watch(self) -> None:
+        """Returns only if the lock supervisor ended by itself: the process must not live on
+        half alive (serving webhooks while nobody reconciles), so the caller exits non-zero."""
+        await self.supervisor.join()
+        raise RuntimeError("the lock supervisor ended")
 
     def allowed_updates(self) -> list[str]:
         """Every update type a handler or middleware listens to (lesson 18)."""
@@ -97,20 +104,36 @@ class BotRuntime:
 
     async def _active(self, epoch: int | None) -> None:
         log.info("[LOCK] ACTIVE (epoch %s): starting %s duties", epoch, self._mode)
-        jobs = [
-            reconcile_forever(
-                self.container.usecases.reconcile(), self._settings.reconcile_interval_seconds
-            ),
-            purge_forever(self._inbox, self._settings.inbox_retention_hours * 3600, 600),
+        settings = self._settings
+        reconciler = self.container.usecases.reconcile()
+
+        async def reconcile() -> None:
+            report = await reconciler.run_once()
+            if report != type(report)():
+                log.info("reconciled %s", report)
+
+        async def purge() -> None:
+            purged = await self._inbox.purge_processed(settings.inbox_retention_hours * 3600)
+            if purged:
+                log.info("[INBOX] purged %d processed update(s)", purged)
+
+        duties = [
+            Duty("reconcile", reconcile, every=settings.reconcile_interval_seconds),
+            Duty("purge", purge, every=600),
         ]
         if self._mode == "webhook":
-            await self._set_webhook()
+            duties.insert(0, Duty("set_webhook", self._set_webhook))
         else:
-            self._poller = AiogramPollingSource(self.bot, self.allowed_updates())
-            jobs.append(self._poller.run(store_in(self._inbox, "polling", self.workers.wake)))
-        async with asyncio.TaskGroup() as group:
-            for job in jobs:
-                group.create_task(job)
+            if self._poller is None:  # kept across lock losses: one HTTP client per process
+                self._poller = HttpxPollingSource(
+                    settings.telegram_bot_token.get_secret_value(),
+                    self.allowed_updates(),
+                    api_base=settings.telegram_api_base,
+                )
+            sink = store_in(self._inbox, "polling", self.workers.wake)
+            poller = self._poller
+            duties.insert(0, Duty("polling", lambda: poller.run(sink)))
+        await self.duties.run(duties)
 
     async def _set_webhook(self) -> None:
         base = self._settings.webhook_base_url
@@ -132,6 +155,7 @@ class BotRuntime:
     async def stop(self, grace: float) -> None:
         if self._poller is not None:
             await self._poller.stop()  # no new updates taken; the offset stays where stored
+            await self._poller.close()
         await self.workers.stop(grace)
         await self.supervisor.stop()  # cancels singleton jobs, releases the lock
         await self.bot.session.close()

@@ -48,12 +48,12 @@ async def _database(settings: Settings, mode: Mode) -> tuple[str, Any]:
     return server.url, server
 
 
-async def _refresh_health(health: HealthState, inbox: Any, lock: Any) -> None:
+async def _refresh_health(health: HealthState, inbox: Any, runtime: Any) -> None:
     """Keep /health and the depth gauge current off the request path."""
     tick = 0
     while True:
-        if lock is not None:
-            health.update_lock(**lock.snapshot().as_dict())
+        health.update_lock(**runtime.supervisor.snapshot().as_dict())
+        health.duties = dict(runtime.duties.status())
         if tick % 5 == 0:
             with contextlib.suppress(Exception):
                 health.inbox_depth = await inbox.depth()
@@ -105,14 +105,12 @@ async def serve(settings: Settings, mode: Mode) -> int:
         for route in runtime.http_routes():
             app.register(route)
         await runtime.start()
-        refresher = asyncio.create_task(_refresh_health(health, inbox, runtime.supervisor))
+        refresher = asyncio.create_task(_refresh_health(health, inbox, runtime))
         gc.collect()
         gc.freeze()  # start-up objects (aiogram types) leave the GC's scans: no p99 pauses
         health.status = "ok"
         log.info("[STARTUP] %s ready: workers=%d", mode, settings.inbox_workers)
-        await stop.wait()
-        log.info("[SHUTDOWN] SIGTERM: draining")
-        return 0
+        return await _until_stopped(stop, runtime)
     except StartupError as exc:
         print(f"[STARTUP] database error: {exc}", file=sys.stderr)
         return 1
@@ -137,6 +135,21 @@ async def serve(settings: Settings, mode: Mode) -> int:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         log.info("[SHUTDOWN] stopped")
+
+
+async def _until_stopped(stop: asyncio.Event, runtime: Any) -> int:
+    """0 after SIGTERM/SIGINT; 1 when a runtime service died, so the platform restarts us."""
+    stopped = asyncio.create_task(stop.wait())
+    watched = asyncio.create_task(runtime.watch())
+    done, _ = await asyncio.wait({stopped, watched}, return_when=asyncio.FIRST_COMPLETED)
+    if stopped in done:
+        watched.cancel()
+        log.info("[SHUTDOWN] SIGTERM: draining")
+        return 0
+    stopped.cancel()
+    exc = None if watched.cancelled() else watched.exception()
+    log.error("[SHUTDOWN] a runtime service died; exiting to be restarted", exc_info=exc)
+    return 1
 
 
 async def _open_ingest(ingest: Ingest, settings: Settings, pool: Any, inbox: Any) -> None:

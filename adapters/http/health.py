@@ -22,6 +22,8 @@ class HealthState:
     lock_heartbeat_age: float | None = None
     lock_takeover_event: Any = None
     inbox_depth: int | None = None
+    duties: dict[str, str] = attrs.field(factory=dict)
+    """The ACTIVE instance's duties and their state (empty while PASSIVE)."""
     pid: int = attrs.field(factory=os.getpid)
     started: float = attrs.field(factory=time.monotonic)
 
@@ -45,5 +47,6 @@ class HealthState:
             "lock_heartbeat_age": self.lock_heartbeat_age,
             "lock_takeover_event": self.lock_takeover_event,
             "inbox_depth": self.inbox_depth,
+            "duties": self.duties,
             "pid": self.pid,
         }
