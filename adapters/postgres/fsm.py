@@ -7,9 +7,9 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.jsonb import jsonb
 from adapters.postgres.ledger import Conn
 
 SET_STATE = """
@@ -51,7 +51,7 @@ class PostgresFsmStorage(BaseStorage):
         return row["state"] if row else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._one(SET_DATA, (self._keys.build(key), Jsonb(dict(data))))
+        await self._one(SET_DATA, (self._keys.build(key), jsonb(dict(data))))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         row = await self._one(
@@ -60,7 +60,7 @@ class PostgresFsmStorage(BaseStorage):
         return dict(row["data"]) if row else {}
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
-        row = await self._one(MERGE_DATA, (self._keys.build(key), Jsonb(dict(data))))
+        row = await self._one(MERGE_DATA, (self._keys.build(key), jsonb(dict(data))))
         return dict(row["data"]) if row else {}
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from adapters.postgres.jsonb import jsonb
 from core.domain.catalog import MediaKind
 from core.domain.jobs import Job, JobStatus, ResultFile
 from core.domain.ledger import EntryKind, LedgerEntry
@@ -71,7 +72,7 @@ def job_params(job: Job) -> dict[str, Any]:
         "lang": job.lang,
         "model_id": job.model_id,
         "sku_id": job.sku_id,
-        "params": Jsonb(dict(job.params)),
+        "params": jsonb(dict(job.params)),
         "price": job.price,
         "status": job.status.value,
         "callback_token": job.callback_token,
