@@ -54,6 +54,10 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiogram.event").setLevel(max(logging.getLevelName(level), logging.INFO))
+    # One line per HTTP request (every long poll, every Kie.ai status query) drowns the events
+    # that matter; failures are logged by the callers with their context.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.getLevelName(level), logging.WARNING))
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
