@@ -1,7 +1,8 @@
 """``kiebot``: the one console command (webhook, polling, run, migrate, inbox, check-config).
 
-Imports stay light until a subcommand needs more: ``webhook``/``polling`` bind the HTTP port
-before aiogram is imported (predecessor lesson 14).
+Imports stay light until a subcommand needs more: the configuration is checked against what
+the command needs before any connection is opened, and ``webhook``/``polling`` bind the HTTP
+port before aiogram is imported, so a health check gets an answer within a second.
 """
 
 from __future__ import annotations
@@ -9,17 +10,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Iterable
 
-from entrypoints.settings import ConfigError, Settings, load_settings
+from entrypoints.settings import ConfigError, Settings, load_settings, require_for
+
+
+def _config_errors(problems: Iterable[str]) -> int:
+    for problem in problems:
+        print(f"[STARTUP] config error: {problem}", file=sys.stderr)
+    return 2
 
 
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"[STARTUP] config error: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(_config_errors(exc.problems)) from None
 
 
 def _event_loop_runner():  # type: ignore[no-untyped-def]
@@ -34,9 +40,15 @@ def _serve(settings: Settings, mode: str) -> int:
     from entrypoints.logs import configure_logging
     from entrypoints.serve import serve
 
-    secrets = [settings.telegram_bot_token.get_secret_value()]
-    secrets += [s.get_secret_value() for s in (settings.database_url,) if s is not None]
-    configure_logging(settings.log_level, secrets)
+    known = (
+        settings.telegram_bot_token,
+        settings.database_url,
+        settings.kie_api_key,
+        settings.kie_webhook_hmac_key,
+        settings.webhook_path_secret,
+        settings.webhook_secret_token,
+    )
+    configure_logging(settings.log_level, [s.get_secret_value() for s in known if s is not None])
     return int(_event_loop_runner()(serve(settings, mode)))  # type: ignore[arg-type]
 
 
@@ -76,18 +88,19 @@ def _inbox(settings: Settings, limit: int) -> int:
     return 0
 
 
-def _check_config(settings: Settings) -> int:
-    from entrypoints.containers import make_catalog
+def _check_config(settings: Settings, mode: str) -> int:
+    # The loader alone (not the containers): checking a catalog needs no aiogram.
+    from adapters.catalog.loader import DEFAULT_DIR, load_catalog
 
-    catalog = make_catalog(settings)
+    catalog = load_catalog(settings.catalog_dir or DEFAULT_DIR, frozenset(settings.hidden_models))
     print(
-        f"config ok: kie_mode={settings.generation_mode} models={len(catalog.models)} "
-        f"admins={len(settings.admins)}"
+        f"config ok: mode={mode} kie_mode={settings.generation_mode} "
+        f"models={len(catalog.models)} admins={len(settings.admins)}"
     )
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiebot", description="KIE Bot")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("webhook", help="serve Telegram's webhook (production)")
@@ -96,23 +109,36 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending database migrations, then exit")
     inbox = sub.add_parser("inbox", help="show the update inbox: pending count, parked updates")
     inbox.add_argument("--parked", type=int, default=20, metavar="N", help="list N parked")
-    sub.add_parser("check-config", help="validate the environment and the catalog, then exit")
-    args = parser.parse_args(argv)
+    check = sub.add_parser(
+        "check-config", help="validate the environment for a mode and the catalog, then exit"
+    )
+    check.add_argument(
+        "--mode",
+        choices=("webhook", "polling"),
+        default=None,
+        help="the mode to check the environment for (default: BOT_MODE)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     settings = _settings_or_exit()
+    command = settings.bot_mode if args.command == "run" else args.command
+    needs = (args.mode or settings.bot_mode) if command == "check-config" else command
+    problems = require_for(settings, needs)
+    if problems:
+        return _config_errors(problems)
     try:
-        if args.command in ("webhook", "polling"):
-            return _serve(settings, args.command)
-        if args.command == "run":
-            return _serve(settings, settings.bot_mode)
-        if args.command == "migrate":
+        if command in ("webhook", "polling"):
+            return _serve(settings, command)
+        if command == "migrate":
             return _migrate(settings)
-        if args.command == "inbox":
+        if command == "inbox":
             return _inbox(settings, args.parked)
-        return _check_config(settings)
+        return _check_config(settings, needs)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"[STARTUP] config error: {problem}", file=sys.stderr)
-        return 2
+        return _config_errors(exc.problems)
     except Exception as exc:
         from core.domain.errors import CatalogError
 

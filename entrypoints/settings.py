@@ -5,9 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.ports.lock import LockConfigError, LockTimings
 
 
 class ConfigError(Exception):
@@ -20,11 +24,16 @@ class ConfigError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # ``KIE_API_KEY=`` must mean "no key", not an empty key that selects the real client.
+        env_ignore_empty=True,
     )
 
-    telegram_bot_token: SecretStr
-    """Bot token from @BotFather."""
+    telegram_bot_token: SecretStr | None = None
+    """Bot token from @BotFather; only the bot commands need it (see ``require_for``)."""
     telegram_api_base: str | None = None
     """Another Bot API server, e.g. a local ``telegram-bot-api`` (lifts the 50 MB limit)."""
     telegram_upload_limit_mb: int | None = Field(default=None, ge=1, le=2000)
@@ -73,9 +82,12 @@ class Settings(BaseSettings):
     """Interface the HTTP server binds."""
 
     bot_mode: Literal["webhook", "polling"] = "polling"
-    """What ``kiebot run`` starts (the seed's BOT_MODE)."""
+    """What ``kiebot run`` starts: ``webhook`` in production, ``polling`` locally."""
     webhook_base_url: str | None = None
-    """Public https base URL Telegram posts to, e.g. https://your-app.onrender.com."""
+    """Public http(s) base URL of this service, e.g. https://your-app.onrender.com.
+
+    Webhook mode registers ``{it}/webhook/<path secret>`` with Telegram (so it is required
+    there); in both modes Kie.ai callbacks go to ``{it}/kie/callback/…`` when it is set."""
     webhook_path_secret: SecretStr | None = None
     """The secret last path segment of the webhook URL; generated and stored when unset."""
     webhook_secret_token: SecretStr | None = None
@@ -87,8 +99,9 @@ class Settings(BaseSettings):
     """Inbox workers per process (0: ingest only)."""
     inbox_max_attempts: int = Field(default=5, ge=1, le=100)
     """Handler attempts before an update is parked."""
-    inbox_lease_seconds: float = Field(default=300.0, ge=5, le=3600)
-    """How long a claimed update stays reserved for a worker that may have died."""
+    inbox_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+    """How long a claim outlives its claimer's last renewal (renewed every third of it): a hung
+    process loses its updates after this; a process that dies frees them at once."""
     inbox_retention_hours: float = Field(default=48.0, ge=1)
     """Processed updates are kept this long (duplicate deliveries stay no-ops), then purged."""
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
@@ -107,8 +120,6 @@ class Settings(BaseSettings):
     """Kie.ai file upload host (a separate host from the API)."""
     kie_webhook_hmac_key: SecretStr | None = None
     """Kie.ai's webhookHmacKey; when set, callbacks must carry a valid signature."""
-    webhook_base_url: str | None = None
-    """Public https base URL of this service; Kie.ai callbacks go to {it}/kie/callback/…."""
     kie_create_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     """createTask timeout; a timeout there leaves the job to the callback or the reconciler."""
     kie_query_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
@@ -137,6 +148,47 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("webhook_base_url", mode="before")
+    @classmethod
+    def _http_url(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        # The value itself is never echoed: a URL can carry credentials.
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises for a port that is not a number up to 65535
+        except ValueError:  # a malformed port or IPv6 literal
+            ok = False
+        if not ok:
+            raise PydanticCustomError(
+                "http_url", "must be an http(s) URL such as https://your-app.onrender.com"
+            )
+        if parts.query or parts.fragment:
+            raise PydanticCustomError("http_url", "a base URL has no ?query or #fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _lock_timings_are_safe(self) -> Settings:
+        # Checked here so that a bad combination is a config line at start-up instead of an
+        # exception from deep inside the runtime once the port is already bound.
+        try:
+            self.lock_timings  # noqa: B018 - building it is the check
+        except LockConfigError as exc:
+            raise PydanticCustomError("lock_timings", "{problem}", {"problem": str(exc)}) from None
+        return self
+
+    @property
+    def lock_timings(self) -> LockTimings:
+        return LockTimings(
+            heartbeat_interval=self.lock_heartbeat_interval,
+            stale_idle_seconds=self.lock_stale_idle_seconds,
+            retry_interval=self.lock_retry_interval,
+        )
+
     @property
     def admins(self) -> frozenset[int]:
         extra = {self.admin_id} if self.admin_id else set()
@@ -144,7 +196,8 @@ class Settings(BaseSettings):
 
     @property
     def telegram_upload_limit_bytes(self) -> int:
-        # Bot API limits (anchors §B.2): 50 MB up, 20 MB down; a local server lifts both.
+        # The public Bot API sends up to 50 MB and fetches up to 20 MB; a local server
+        # lifts both.
         default = 2000 if self.telegram_api_base else 50
         return (self.telegram_upload_limit_mb or default) * 1024 * 1024
 
@@ -166,13 +219,58 @@ _HINTS = {
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build Settings or raise ConfigError with one line per problem."""
+    """Build Settings or raise ConfigError with one line per problem.
+
+    Only the values are checked here; what a command needs on top of that is
+    ``require_for``'s business, so ``kiebot migrate`` works with DATABASE_URL alone.
+    """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:
+                # A check across fields: its message names the variables itself.
+                problems.append(error["msg"])
+                continue
+            field = str(error["loc"][0])
             hint = _HINTS.get(field) if error["type"] == "missing" else None
             problems.append(f"{field.upper()}: {hint or error['msg']}")
         raise ConfigError(problems) from None
+
+
+def require_for(settings: Settings, command: str) -> list[str]:
+    """What ``command`` needs beyond well-formed values: one line per missing piece.
+
+    ``command`` is webhook, polling, run (checked as the mode BOT_MODE names), migrate or
+    inbox. The CLI calls this before anything heavy is imported or any connection is
+    opened, so a refusal changes nothing.
+    """
+    mode = settings.bot_mode if command == "run" else command
+    if mode in ("migrate", "inbox"):
+        return []  # DATABASE_URL, or the embedded server when it is unset
+    if mode not in ("webhook", "polling"):
+        raise ValueError(f"no requirements known for {command!r}")
+    problems = []
+    if settings.telegram_bot_token is None:
+        problems.append(f"TELEGRAM_BOT_TOKEN: {_HINTS['telegram_bot_token']}")
+    if settings.kie_api_key is None:
+        if settings.kie_mode == "real":
+            problems.append("KIE_API_KEY: required when KIE_MODE=real")
+        elif mode == "webhook" and settings.kie_mode is None:
+            # Without a key the stub would answer real users with placeholder media and
+            # still charge their balances.
+            problems.append(
+                "KIE_API_KEY: webhook mode serves real users and needs the Kie.ai key; "
+                "set KIE_API_KEY, or set KIE_MODE=stub explicitly"
+            )
+    if mode == "webhook":
+        if settings.database_url is None:
+            problems.append("DATABASE_URL: webhook mode needs PostgreSQL; set DATABASE_URL")
+        if settings.webhook_base_url is None:
+            problems.append(
+                "WEBHOOK_BASE_URL: webhook mode needs the public https URL Telegram posts "
+                "updates to (without it no webhook is registered); set it, "
+                "e.g. https://your-app.onrender.com"
+            )
+    return problems

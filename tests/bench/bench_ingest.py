@@ -175,6 +175,9 @@ async def main(args: Any) -> None:
             "HOST": "127.0.0.1",
             "WEBHOOK_PATH_SECRET": PATH,
             "WEBHOOK_SECRET_TOKEN": SECRET,
+            "WEBHOOK_BASE_URL": f"http://127.0.0.1:{port}",
+            # Nothing answers there: setWebhook is retried in the background, never sent out.
+            "TELEGRAM_API_BASE": "http://127.0.0.1:9",
             "INBOX_WORKERS": "0",  # ingest only: Telegram is not reachable from here
             "LOG_LEVEL": "WARNING",
         }

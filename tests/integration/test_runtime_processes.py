@@ -53,8 +53,20 @@ def test_polled_update_stored_then_killed_is_handled_after_restart(pg_url: str) 
 
 
 def test_health_answers_before_aiogram_is_loaded(pg_url: str) -> None:
+    with FakeBotApiServer().running() as api:
+        _health_before_aiogram(pg_url, api.base)
+
+
+def _health_before_aiogram(pg_url: str, api_base: str) -> None:
     started = time.monotonic()
-    bot = Kiebot("webhook", DATABASE_URL=pg_url, WEBHOOK_SECRET_TOKEN="t" * 20, **FAST_LOCK)
+    bot = Kiebot(
+        "webhook",
+        DATABASE_URL=pg_url,
+        WEBHOOK_SECRET_TOKEN="t" * 20,
+        WEBHOOK_BASE_URL="https://bot.example",
+        TELEGRAM_API_BASE=api_base,
+        **FAST_LOCK,
+    )
     try:
         wait_for(lambda: bot.health() is not None, 10, "first /health 200")
         first_answer = time.monotonic() - started
@@ -69,7 +81,12 @@ def test_health_answers_before_aiogram_is_loaded(pg_url: str) -> None:
 
 
 def test_unreachable_database_is_one_line_and_exit_1() -> None:
-    bot = Kiebot("webhook", DATABASE_URL="postgresql://kie:pw-s3cret@127.0.0.1:1/kie")
+    bot = Kiebot(
+        "webhook",
+        DATABASE_URL="postgresql://kie:pw-s3cret@127.0.0.1:1/kie",
+        WEBHOOK_BASE_URL="https://bot.example",
+        TELEGRAM_API_BASE="http://127.0.0.1:9",
+    )
     code = bot.proc.wait(30)
     out = bot.output()
     assert code == 1, out
