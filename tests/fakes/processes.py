@@ -37,8 +37,18 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict[str, st
 
 
 class Kiebot:
-    def __init__(self, command: str, **env: Any) -> None:
-        self.port = free_port()
+    """``executable`` runs an installed ``kiebot`` script instead of this checkout's module."""
+
+    def __init__(
+        self,
+        command: str,
+        *,
+        port: int | None = None,
+        executable: str | None = None,
+        cwd: Path | None = None,
+        **env: Any,
+    ) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="kiebot-", suffix=".log", delete=False)  # noqa: SIM115
         full_env = {
@@ -50,9 +60,11 @@ class Kiebot:
             "LOG_LEVEL": "INFO",
             **{k: str(v) for k, v in env.items()},
         }
+        module = [sys.executable, "-m", "entrypoints.cli"]
+        argv = [executable, command] if executable else [*module, command]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", command],
-            cwd=ROOT,
+            argv,
+            cwd=cwd or ROOT,
             env=full_env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
