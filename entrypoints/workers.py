@@ -24,6 +24,11 @@ class InboxWorkers:
 
     An update is marked processed only after the handler returned; a failure is retried with
     exponential backoff and parked after ``max_attempts``; nothing is dropped.
+
+    One more task keeps the claims: it establishes the inbox's liveness at start, then renews
+    the leases of the updates in flight every ``renew_interval`` (a third of the lease unless
+    given), so a handler slower than the lease keeps its update while this process lives and
+    answers; ``stop`` ends the liveness once the workers are done, which frees anything left.
     """
 
     def __init__(
@@ -33,7 +38,8 @@ class InboxWorkers:
         *,
         workers: int = 4,
         max_attempts: int = 5,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 60.0,
+        renew_interval: float | None = None,
         idle_poll: float = 0.5,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
@@ -43,17 +49,20 @@ class InboxWorkers:
         self._count = workers
         self._max_attempts = max_attempts
         self._lease = lease_seconds
+        self._renew_every = renew_interval if renew_interval is not None else lease_seconds / 3
         self._idle_poll = idle_poll
         self._backoff = (backoff_base, backoff_cap)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._keeper: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Something was stored: idle workers claim now instead of at the next poll."""
         self._wake.set()
 
     def start(self) -> None:
+        self._keeper = asyncio.create_task(self._keep_claims(), name="inbox-claims")
         self._tasks = [
             asyncio.create_task(self._work(), name=f"inbox-worker-{i}") for i in range(self._count)
         ]
@@ -62,15 +71,36 @@ class InboxWorkers:
         """Take no new updates; give in-flight handlers ``grace`` seconds, then cancel them."""
         self._stopping.set()
         self._wake.set()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(self._tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        for task in pending:
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks = []
+        if self._keeper is not None:
+            self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+                await self._keeper
+            self._keeper = None
+            try:
+                await self._inbox.close()
+            except Exception as exc:
+                log.warning("[INBOX] closing the claimer failed: %s", exc)
+
+    async def _keep_claims(self) -> None:
+        try:
+            await self._inbox.start()
+        except Exception as exc:
+            # Not fatal: every claim tries again, and refuses to hand out work until it works.
+            log.warning("[INBOX] claimer liveness not established yet: %s", exc)
+        while True:
+            await asyncio.sleep(self._renew_every)
+            try:
+                await self._inbox.renew(self._lease)
+            except Exception as exc:
+                log.warning("[INBOX] lease renewal failed: %s", exc)
 
     async def _work(self) -> None:
         failures = 0
@@ -91,7 +121,8 @@ class InboxWorkers:
                 try:
                     await self._run(item)
                 except Exception as exc:
-                    # Recording the outcome failed; the lease runs out and the update comes back.
+                    # Recording the outcome failed; the update is no longer renewed, so its
+                    # lease runs out and it comes back.
                     log.warning("[INBOX] could not record update_id=%s: %s", item.update_id, exc)
                     await self._idle(1.0)
 
@@ -107,7 +138,7 @@ class InboxWorkers:
             try:
                 await self._handle(item.payload)
             except asyncio.CancelledError:
-                # Shut down mid-handler: give the lease back so another instance retries now.
+                # Shut down mid-handler: give the claim back so another instance retries now.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._inbox.release([item.update_id]))
                 raise

@@ -33,13 +33,41 @@ class ParkedUpdate:
     parked_at: datetime
 
 
+class InboxUnavailable(Exception):
+    """Claims are refused: this claimer's liveness is not established (database unreachable)."""
+
+
 class InboxPort(abc.ABC):
     """Per-chat FIFO with at-least-once hand-off.
 
     An update is claimable only when no earlier update of its chat is still pending (neither
-    processed nor parked), so one chat never has two updates in flight. A claim is a lease:
-    if the claimer dies, the update becomes claimable again when the lease ends.
+    processed nor parked), so one chat never has two updates in flight.
+
+    Each inbox object is one claimer with a liveness the store can see (in PostgreSQL, a session
+    advisory lock on a connection of its own). A claim is tied to both that liveness and a lease,
+    and is free to others as soon as either ends:
+
+    * the claimer dies or ``close()``s: its claims are free at once, whatever their lease;
+    * the claimer is alive but stops renewing (hung): its claims are free when the lease ends;
+    * the claimer is alive and calls ``renew`` more often than the lease: its claims are never
+      free, however long the handler takes, so a slow live handler is never run twice.
+
+    Outcomes (``retry_later``, ``park``, ``release``) only apply to claims this object still
+    holds: a claimer that lost an update to another one cannot undo that one's claim.
     """
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Establish this claimer's liveness now; ``claim`` and ``renew`` also do it on demand."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End this claimer's liveness: the claims it still holds are free to others at once."""
+
+    @abc.abstractmethod
+    async def renew(self, lease_seconds: float) -> int:
+        """Extend to ``lease_seconds`` from now the lease of every update this object claimed
+        and has not recorded an outcome for; returns how many were still its to extend."""
 
     @abc.abstractmethod
     async def store(
@@ -49,11 +77,14 @@ class InboxPort(abc.ABC):
 
     @abc.abstractmethod
     async def claim(self, limit: int, lease_seconds: float) -> list[InboxItem]:
-        """Lease up to ``limit`` processable updates, oldest first."""
+        """Claim up to ``limit`` processable updates, oldest first, leased ``lease_seconds``.
+
+        Raises ``InboxUnavailable`` while this claimer's liveness cannot be established.
+        """
 
     @abc.abstractmethod
     async def mark_processed(self, update_id: int) -> None:
-        """The handler succeeded: the update is done."""
+        """The handler succeeded: the update is done (recorded even if the claim was lost)."""
 
     @abc.abstractmethod
     async def retry_later(self, update_id: int, error: str, delay_seconds: float) -> None:

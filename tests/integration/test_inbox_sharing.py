@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from adapters.postgres.bot_secrets import ensure_secret
 from adapters.postgres.fsm import PostgresFsmStorage
-from adapters.postgres.inbox import PostgresInbox
+from adapters.postgres.inbox import CLAIMER_CLASS, PostgresInbox
 from adapters.postgres.pool import open_pool
 from entrypoints.workers import InboxWorkers
 from tests.fakes.waiting import until
@@ -60,6 +62,67 @@ async def test_two_consumers_handle_every_update_exactly_once(pg_url: str) -> No
         assert min(by_consumer.values()) > 0, "one consumer did all the work"
         assert await inboxes[0].depth() == 0
     finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def terminate_liveness(url: str, inbox: PostgresInbox) -> None:
+    """Close the inbox's liveness session from the server side, as a kill -9 would."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(
+            """SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND l.classid::bigint = %s AND l.objid::bigint = %s""",
+            (CLAIMER_CLASS, inbox.claimer_key),
+        )
+        assert await cur.fetchall() == [(True,)]
+
+
+async def test_updates_of_a_consumer_whose_liveness_dies_move_on_at_once(pg_url: str) -> None:
+    pools = [await open_pool(pg_url, max_size=6) for _ in range(2)]
+    chats, per_chat = 12, 5
+    total = chats * per_chat
+    hung: list[int] = []
+    handled: list[int] = []
+    order: defaultdict[int, list[int]] = defaultdict(list)
+
+    async def hangs(update: Mapping[str, Any]) -> None:
+        hung.append(update["update_id"])
+        await asyncio.Event().wait()  # never returns: its process is about to die
+
+    async def handles(update: Mapping[str, Any]) -> None:
+        handled.append(update["update_id"])
+        order[update["message"]["chat"]["id"]].append(update["update_id"])
+
+    dying, survivor = (PostgresInbox(pool) for pool in pools)
+    consumers = [
+        InboxWorkers(dying, hangs, workers=4, lease_seconds=300, idle_poll=0.02),
+        InboxWorkers(survivor, handles, workers=4, lease_seconds=300, idle_poll=0.02),
+    ]
+    try:
+        for n in range(total):
+            await dying.store(n, upd(n, n % chats), n % chats)
+        consumers[0].start()
+        await until(lambda: len(hung) == 4, what="four updates held by the dying consumer")
+        held_chats = {n % chats for n in hung}
+        consumers[1].start()
+        # Everything but the held chats; those wait behind claims of a live consumer.
+        await until(lambda: len(handled) == total - 4 * per_chat, what="the other chats done")
+        assert not held_chats & {n % chats for n in handled}
+
+        killed = time.monotonic()
+        await terminate_liveness(pg_url, dying)
+        await until(lambda: len(handled) == total, deadline=10, what="held chats taken over")
+        took = time.monotonic() - killed
+        assert took < 5, f"took {took:.1f}s with a 300 s lease"
+        assert sorted(handled) == list(range(total)), "lost or doubled updates"
+        assert set(hung) <= set(handled)  # the held ones were run again, to the end
+        for chat, seen in order.items():
+            assert seen == sorted(seen), f"chat {chat} out of order"
+    finally:
+        for consumer in consumers:
+            await consumer.stop(grace=0.1)
         for pool in pools:
             await pool.close()
 

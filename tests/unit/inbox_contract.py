@@ -16,7 +16,8 @@ async def ids(inbox: InboxPort, limit: int = 10, lease: float = 60.0) -> list[in
 
 
 class InboxContract:
-    """Subclasses provide an ``inbox`` fixture returning a fresh, empty InboxPort."""
+    """Subclasses provide an ``inbox`` fixture returning a fresh, empty InboxPort, and an
+    ``other`` fixture: a second claimer on the same updates, as a second process would be."""
 
     async def test_duplicate_update_id_is_stored_once(self, inbox: InboxPort) -> None:
         assert await inbox.store(1, upd(1), 1) is True
@@ -97,3 +98,73 @@ class InboxContract:
         for n in (5, 3, 4):
             await inbox.store(n, upd(n, n), n)
         assert await ids(inbox, limit=2) == [3, 4]
+
+    # -- claims tied to the claimer's liveness ------------------------------------------------
+
+    async def test_claims_of_a_closed_claimer_are_free_at_once(
+        self, inbox: InboxPort, other: InboxPort
+    ) -> None:
+        await inbox.store(1, upd(1), 1)
+        assert await ids(inbox, lease=3600) == [1]
+        assert await ids(other) == []  # alive, within its lease: not to be taken
+        await inbox.close()  # what its process dying amounts to
+        assert await ids(other) == [1]  # at once, not in an hour
+
+    async def test_renewed_claim_outlives_its_lease(
+        self, inbox: InboxPort, other: InboxPort
+    ) -> None:
+        await inbox.store(1, upd(1), 1)
+        assert await ids(inbox, lease=0) == [1]  # the lease is over already …
+        assert await inbox.renew(3600) == 1  # … but the live claimer renewed it
+        assert await ids(other) == []
+        assert await ids(inbox) == []
+
+    async def test_claim_of_a_live_claimer_that_stopped_renewing_lapses(
+        self, inbox: InboxPort, other: InboxPort
+    ) -> None:
+        await inbox.store(1, upd(1), 1)
+        assert await ids(inbox, lease=0) == [1]
+        assert await ids(other) == [1]  # hung claimer: the lease ended, the update moves on
+        assert await inbox.renew(3600) == 0  # no longer the first claimer's to extend
+        assert await ids(inbox) == []
+
+    async def test_late_outcome_of_a_lost_claim_leaves_the_new_claim_alone(
+        self, inbox: InboxPort, other: InboxPort
+    ) -> None:
+        await inbox.store(1, upd(1), 1)
+        await inbox.claim(1, 0)
+        assert await ids(other, lease=3600) == [1]
+        await inbox.retry_later(1, "late failure", 0)
+        await inbox.release([1])
+        await inbox.park(1, "late failure")
+        assert await ids(inbox) == []  # still the second claimer's
+        assert await inbox.parked() == []
+        await other.mark_processed(1)
+        assert await other.depth() == 0
+
+    async def test_renew_extends_only_claims_without_an_outcome(self, inbox: InboxPort) -> None:
+        for n in (1, 2, 3):
+            await inbox.store(n, upd(n, n), n)
+        assert await ids(inbox) == [1, 2, 3]
+        await inbox.mark_processed(1)
+        await inbox.retry_later(2, "boom", 3600)
+        assert await inbox.renew(60) == 1
+
+    async def test_chat_order_holds_when_its_claimer_dies(
+        self, inbox: InboxPort, other: InboxPort
+    ) -> None:
+        for n, chat in [(1, 7), (2, 7), (3, 8)]:
+            await inbox.store(n, upd(n, chat), chat)
+        assert await ids(inbox, limit=1, lease=3600) == [1]
+        assert await ids(other) == [3]  # chat 7 waits for its first update
+        await inbox.close()
+        assert await ids(other) == [1]  # the chat's earliest comes back, 2 still waits
+        await other.mark_processed(1)
+        assert await ids(other) == [2]
+
+    async def test_a_closed_claimer_can_claim_again(self, inbox: InboxPort) -> None:
+        await inbox.store(1, upd(1), 1)
+        assert await ids(inbox, lease=3600) == [1]
+        await inbox.close()
+        await inbox.start()
+        assert await ids(inbox) == [1]

@@ -12,3 +12,7 @@ class TestInMemoryInbox(InboxContract):
     @pytest.fixture
     def inbox(self) -> InMemoryInbox:
         return InMemoryInbox()
+
+    @pytest.fixture
+    def other(self, inbox: InMemoryInbox) -> InMemoryInbox:
+        return InMemoryInbox(sharing=inbox)

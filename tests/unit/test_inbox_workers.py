@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from adapters.memory.inbox import InMemoryInbox
+from adapters.system import ManualClock
 from entrypoints.runtime import dispatch_to
 from entrypoints.workers import InboxWorkers
 from tests.conftest import BotHarness
@@ -144,3 +146,47 @@ async def test_stop_past_grace_cancels_and_gives_the_lease_back(grace: float) ->
     assert inbox.rows[1].locked_until is None
     assert inbox.rows[1].processed_at is None
     assert [i.update_id for i in await inbox.claim(1, 60)] == [1]
+
+
+async def test_handler_slower_than_the_lease_keeps_its_update_while_renewing() -> None:
+    clock, release, runs = ManualClock(), asyncio.Event(), Counter[int]()
+    inbox = InMemoryInbox(clock)
+    rival = InMemoryInbox(sharing=inbox)  # another process on the same updates
+
+    async def slow(update: Mapping[str, Any]) -> None:
+        runs[update["update_id"]] += 1
+        await release.wait()
+
+    await inbox.store(1, upd(1), 1)
+    pool = workers(inbox, slow, workers=1, lease_seconds=10, renew_interval=0.01)
+    pool.start()
+    try:
+        await until(lambda: runs[1] == 1)
+        for _ in range(6):  # a minute of the handler running: six lease lengths
+            clock.advance(seconds=9)
+            renewed_to = clock.now() + timedelta(seconds=10)
+            await until(lambda t=renewed_to: inbox.rows[1].locked_until == t, what="renewed")
+            assert await rival.claim(1, 10) == []
+        release.set()
+        await until(lambda: inbox.rows[1].processed_at is not None)
+    finally:
+        release.set()
+        await pool.stop()
+    assert runs == {1: 1}
+
+
+async def test_stopped_workers_leave_nothing_claimed_for_others() -> None:
+    inbox, started = InMemoryInbox(), []
+    rival = InMemoryInbox(sharing=inbox)
+
+    async def stuck(update: Mapping[str, Any]) -> None:
+        started.append(update["update_id"])
+        await asyncio.Event().wait()
+
+    for n in (1, 2):
+        await inbox.store(n, upd(n, n), n)
+    pool = workers(inbox, stuck, workers=2)
+    pool.start()
+    await until(lambda: sorted(started) == [1, 2])
+    await pool.stop(grace=0.05)
+    assert [i.update_id for i in await rival.claim(10, 60)] == [1, 2]
