@@ -1,0 +1,495 @@
+"""The HTTP fakes of Telegram and Kie.ai answer as the real services do.
+
+End-to-end tests trust these fakes, so they are checked here against the real clients: an
+aiogram Bot over aiohttp for the Bot API, and the project's own Kie.ai client, downloader and
+callback parser for Kie.ai. No PostgreSQL, no processes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import httpx
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
+    Update,
+)
+
+from adapters.catalog.loader import load_catalog
+from adapters.kie.client import HttpxKieClient
+from adapters.kie.errors import KieUnavailable
+from adapters.kie.generation import KieGeneration
+from adapters.kie.records import parse_callback
+from adapters.media.downloader import HttpxDownloader
+from core.domain.catalog import MediaKind
+from core.ports.generation import GenerationAmbiguous, TaskRequest, TaskState, TaskStatus
+from core.ports.media import DownloadError
+from tests.fakes.bot_api_server import (
+    UNKNOWN_FIELD,
+    FakeBotApiServer,
+    LoopbackHttpServer,
+    make_png,
+    read_body,
+    send_bytes,
+)
+from tests.fakes.kie_server import FakeKieServer, Outcome
+from tests.fakes.updates import message
+from tests.fakes.waiting import until, wait_for
+
+TOKEN = "4242:TEST-TOKEN-not-a-real-one"
+CATALOG = load_catalog()
+FUTURE = UNKNOWN_FIELD[0]
+
+
+class Receiver:
+    """A tiny HTTP endpoint that records POSTs and fails the first ``fail_first`` per chat."""
+
+    def __init__(self, fail_first: dict[int, int] | None = None) -> None:
+        self.fail_first = dict(fail_first or {})
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = json.loads(read_body(self))
+                chat = _chat_of(body)
+                with receiver._lock:
+                    failing = receiver.fail_first.get(chat, 0) > 0
+                    if failing:
+                        receiver.fail_first[chat] -= 1
+                    status = 500 if failing else 200
+                    receiver.requests.append(
+                        {
+                            "body": body,
+                            "chat": chat,
+                            "status": status,
+                            "secret": self.headers.get("X-Telegram-Bot-Api-Secret-Token"),
+                            "path": self.path,
+                        }
+                    )
+                send_bytes(self, status, b"{}" if status == 200 else b"oops", "application/json")
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._http = LoopbackHttpServer(Handler)
+        self.url = f"http://127.0.0.1:{self._http.port}"
+
+    def delivered(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r["status"] == 200]
+
+    def __enter__(self) -> Receiver:
+        self._http.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.stop()
+
+
+def _chat_of(body: dict[str, Any]) -> int:
+    if "message" in body:
+        return int(body["message"]["chat"]["id"])
+    if "callback_query" in body:
+        return int(body["callback_query"]["message"]["chat"]["id"])
+    return 0
+
+
+def call(api: FakeBotApiServer, method: str, **params: Any) -> tuple[int, dict[str, Any]]:
+    """A Bot API call as the project's own polling source makes it (JSON over httpx)."""
+    response = httpx.post(f"{api.base}/bot{TOKEN}/{method}", json=params, timeout=30)
+    return response.status_code, response.json()
+
+
+def get_updates(api: FakeBotApiServer, **params: Any) -> tuple[int, dict[str, Any]]:
+    return call(api, "getUpdates", **params)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotApiServer]:
+    with FakeBotApiServer(webhook_backoff=(0.05, 0.2)).running() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(api: FakeBotApiServer) -> AsyncIterator[Bot]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base))
+    bot = Bot(TOKEN, session=session, default=DefaultBotProperties(link_preview_is_disabled=True))
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
+
+
+# --------------------------------------------------------------------------- Bot API
+
+
+async def test_a_pressed_inline_button_round_trips_the_whole_message(
+    api: FakeBotApiServer, bot: Bot
+) -> None:
+    masha = api.user(777, "Masha", "ru", username="masha")
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Buy 100 ⭐", callback_data="buy:100")]]
+    )
+    sent = await bot.send_message(
+        777,
+        "Pay here https://kie.ai/pricing or /help",
+        reply_markup=keyboard,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    assert sent.chat.id == 777
+    assert sent.chat.first_name == "Masha"
+    assert sent.from_user is not None
+    assert sent.from_user.is_bot
+    assert [(e.type, e.offset, e.length) for e in sent.entities or []] == [
+        ("url", 9, 22),
+        ("bot_command", 35, 5),
+    ]
+    assert sent.link_preview_options is not None
+    assert sent.link_preview_options.is_disabled
+    assert sent.model_extra == {FUTURE: UNKNOWN_FIELD[1]}
+    second = await bot.send_message(777, "menu")
+    assert second.message_id == sent.message_id + 1
+
+    press = masha.press("Buy 100 ⭐")
+    status, body = get_updates(api, timeout=0)
+    assert status == 200
+    [raw] = [u for u in body["result"] if "callback_query" in u]
+    query = raw["callback_query"]
+    assert query["data"] == "buy:100"
+    assert query["chat_instance"]
+    assert query["message"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "buy:100"
+    assert query["message"][FUTURE] == UNKNOWN_FIELD[1]  # the raw JSON keeps it
+    assert query["message"]["link_preview_options"] == {"is_disabled": True}
+
+    update = Update.model_validate(raw, context={"bot": bot})
+    assert update.callback_query is not None
+    parsed = update.callback_query.message
+    assert parsed is not None
+    assert parsed.message_id == sent.message_id
+    assert parsed.reply_markup == sent.reply_markup
+    assert parsed.entities == sent.entities
+    assert parsed.model_extra == {FUTURE: UNKNOWN_FIELD[1]}
+
+    assert await update.callback_query.answer("Done")
+    answer = masha.wait_for_answer(press)
+    assert answer.text == "Done"
+    assert answer.latency is not None
+    assert answer.latency < 2.0
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_callback_query(query["id"])
+
+    # An edit without reply_markup drops the keyboard; the same edit again is refused.
+    await bot.edit_message_text("Paid", chat_id=777, message_id=sent.message_id)
+    [edited, _] = masha.messages()
+    assert edited.text == "Paid"
+    assert edited.buttons == []
+    assert edited.edited
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text("Paid", chat_id=777, message_id=sent.message_id)
+    assert await bot.delete_message(777, second.message_id)
+    assert [m.message_id for m in masha.messages()] == [sent.message_id]
+
+
+async def test_media_uploads_and_user_files_download(api: FakeBotApiServer, bot: Bot) -> None:
+    user = api.user(9, "Ann")
+    png = make_png(640, 480)
+    photo = await bot.send_photo(9, BufferedInputFile(png, "result.png"), caption="Here")
+    assert photo.photo is not None
+    assert [(s.width, s.height) for s in photo.photo] == [(90, 68), (320, 240), (640, 480)]
+    assert photo.photo[-1].file_size == len(png)
+    assert photo.caption == "Here"
+    document = await bot.send_document(9, BufferedInputFile(b"%PDF-1.4 x", "report.pdf"))
+    assert document.document is not None
+    assert document.document.file_name == "report.pdf"
+    assert document.document.mime_type == "application/pdf"
+    album = await bot.send_media_group(
+        9,
+        [
+            InputMediaPhoto(media=BufferedInputFile(make_png(), "a.png")),
+            InputMediaPhoto(media=BufferedInputFile(make_png(), "b.png")),
+        ],
+    )
+    assert len(album) == 2
+    assert album[0].media_group_id == album[1].media_group_id
+    assert user.messages()[0].content == png
+
+    user.send_photo(make_png(1024, 768), caption="edit me")
+    user.send_document(b"hello", "notes.txt")
+    updates = await bot.get_updates(timeout=0)
+    sizes = updates[0].message.photo  # type: ignore[union-attr]
+    assert sizes is not None
+    assert (sizes[-1].width, sizes[-1].height) == (1024, 768)
+    downloaded = await bot.download(sizes[-1].file_id)
+    assert downloaded is not None
+    assert downloaded.read() == make_png(1024, 768)
+    doc = updates[1].message.document  # type: ignore[union-attr]
+    assert doc is not None
+    assert doc.mime_type == "text/plain"
+
+    api.fail("sendMessage", status=429, retry_after=3)
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await bot.send_message(9, "too fast")
+    assert caught.value.retry_after == 3
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(9, " ")
+    assert call(api, "noSuchMethod") == (
+        404,
+        {"ok": False, "error_code": 404, "description": "Not Found"},
+    )
+
+
+def test_get_updates_offsets_limits_and_strictly_increasing_ids(api: FakeBotApiServer) -> None:
+    user = api.user(5)
+    first = user.send_text("one")
+    api.updates.append(message(5, "appended raw"))
+    third = user.send_command("/start ref_x")
+    ids = [u["update_id"] for u in api.pending_updates()]
+    assert ids == sorted(set(ids))
+    assert len(ids) == 3
+
+    _, body = get_updates(api, limit=2)
+    assert [u["update_id"] for u in body["result"]] == ids[:2]
+    _, again = get_updates(api)
+    assert [u["update_id"] for u in again["result"]] == ids  # nothing confirmed yet
+    _, rest = get_updates(api, offset=ids[1] + 1)
+    assert [u["update_id"] for u in rest["result"]] == [third["update_id"]]
+    command = rest["result"][0]["message"]
+    assert command["entities"] == [{"offset": 0, "length": 6, "type": "bot_command"}]
+    assert first["update_id"] not in [u["update_id"] for u in api.pending_updates()]
+
+
+def test_long_poll_returns_as_soon_as_an_update_arrives(api: FakeBotApiServer) -> None:
+    result: dict[str, Any] = {}
+
+    def poll() -> None:
+        started = time.monotonic()
+        result["status"], result["body"] = get_updates(api, timeout=20)
+        result["took"] = time.monotonic() - started
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    wait_for(lambda: len(api.called("getUpdates")) == 1, 5, "the long poll to arrive")
+    api.user(6).send_text("wake up")
+    thread.join(10)
+    assert result["status"] == 200
+    assert result["took"] < 5
+    assert result["body"]["result"][0]["message"]["text"] == "wake up"
+
+
+def test_overlapping_polls_and_webhook_give_telegrams_409s(api: FakeBotApiServer) -> None:
+    older: dict[str, Any] = {}
+
+    def poll() -> None:
+        older["status"], older["body"] = get_updates(api, timeout=20)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    wait_for(lambda: len(api.called("getUpdates")) == 1, 5, "the first long poll")
+    status, _ = get_updates(api, timeout=0)
+    thread.join(10)
+    assert status == 200
+    assert older["status"] == 409
+    assert older["body"]["description"] == (
+        "Conflict: terminated by other getUpdates request; make sure that only one bot "
+        "instance is running"
+    )
+
+    api.user(3).send_text("kept")
+    hook = httpx.post(
+        f"{api.base}/bot{TOKEN}/setWebhook", data={"url": "https://bot.example/hook"}
+    ).json()
+    assert hook == {"ok": True, "result": True, "description": "Webhook was set"}
+    status, body = get_updates(api)
+    assert (status, body["error_code"]) == (409, 409)
+    assert "can't use getUpdates method while webhook is active" in body["description"]
+    info = httpx.get(f"{api.base}/bot{TOKEN}/getWebhookInfo").json()["result"]
+    assert info["url"] == "https://bot.example/hook"
+    assert info["pending_update_count"] == 1
+    wait_for(lambda: "last_error_message" in api.webhook_info(), 5, "a failed delivery")
+    assert api.webhook_info()["last_error_message"] == (
+        "Failed to resolve host: Name or service not known"
+    )
+    httpx.post(f"{api.base}/bot{TOKEN}/deleteWebhook", json={"drop_pending_updates": False})
+    _, body = get_updates(api)
+    assert [u["message"]["text"] for u in body["result"]] == ["kept"]
+
+
+def test_webhook_retries_until_2xx_and_keeps_per_chat_order(api: FakeBotApiServer) -> None:
+    first, second = api.user(1), api.user(2)
+    for n in range(3):
+        first.send_text(f"a{n}")
+    for n in range(2):
+        second.send_text(f"b{n}")
+    with Receiver(fail_first={1: 2}) as receiver:
+        api.route_webhook("https://bot.example", receiver.url)
+        hook = {"url": "https://bot.example/webhook/p", "secret_token": "s3cret_TOKEN-1"}
+        assert httpx.post(f"{api.base}/bot{TOKEN}/setWebhook", json=hook).json()["ok"]
+        wait_for(lambda: api.webhook_info()["pending_update_count"] == 0, 8, "all delivered")
+        seen = list(receiver.requests)
+    per_chat = {
+        chat: [
+            r["body"]["message"]["text"] for r in seen if r["chat"] == chat and r["status"] == 200
+        ]
+        for chat in (1, 2)
+    }
+    assert per_chat == {1: ["a0", "a1", "a2"], 2: ["b0", "b1"]}
+    chat_one = [(r["body"]["message"]["text"], r["status"]) for r in seen if r["chat"] == 1]
+    assert chat_one[:3] == [("a0", 500), ("a0", 500), ("a0", 200)]  # a1 waited for a0
+    assert {r["secret"] for r in seen} == {"s3cret_TOKEN-1"}
+    assert {r["path"] for r in seen} == {"/webhook/p"}
+    assert api.webhook_info()["last_error_message"] == (
+        "Wrong response from the webhook: 500 Internal Server Error"
+    )
+    failed = [a for a in api.webhook_attempts if not a.ok]
+    assert len(failed) == 2
+    assert failed[1].started - failed[0].finished >= 0.05
+
+
+# ---------------------------------------------------------------------------- Kie.ai
+
+
+@pytest.fixture
+def kie() -> Iterator[FakeKieServer]:
+    with FakeKieServer(task_seconds=0.2, callback_backoff=0.05).running() as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        yield client
+
+
+def generation(
+    kie: FakeKieServer, http: httpx.AsyncClient, key: str | None = None
+) -> KieGeneration:
+    client = HttpxKieClient(
+        http,
+        key or kie.api_key,
+        api_base=kie.api_base,
+        upload_base=kie.upload_base,
+        retry_attempts=1,
+    )
+    return KieGeneration(client, CATALOG)
+
+
+def request(prompt: str, callback_url: str | None = None) -> TaskRequest:
+    return TaskRequest("job-1", CATALOG.get("z-image"), {"prompt": prompt}, callback_url)
+
+
+async def finished(gen: KieGeneration, task_id: str) -> TaskStatus:
+    seen: list[TaskStatus] = []
+
+    async def done() -> bool:
+        seen.append(await gen.status(task_id))
+        return seen[-1].state in (TaskState.SUCCEEDED, TaskState.FAILED)
+
+    await until(done, 5, f"task {task_id} finished")
+    return seen[-1]
+
+
+async def test_kie_task_succeeds_with_a_downloadable_png(
+    kie: FakeKieServer, http: httpx.AsyncClient
+) -> None:
+    gen = generation(kie, http)
+    task_id = await gen.submit(request("a red fox"))
+    assert len(task_id) == 32
+    assert kie.created()[0]["input"]["prompt"] == "a red fox"
+    assert (await gen.status(task_id)).state in (TaskState.PENDING, TaskState.RUNNING)
+    status = await finished(gen, task_id)
+    assert status.state is TaskState.SUCCEEDED
+    [result] = status.files
+    assert result.kind is MediaKind.IMAGE
+    downloaded = await HttpxDownloader(http).download(result.url, 10_000_000)
+    assert downloaded.mime == "image/png"
+    assert downloaded.content.startswith(b"\x89PNG\r\n\x1a\n")
+    raw = kie.calls_to("/api/v1/jobs/recordInfo")[-1]
+    assert raw.authorization == f"Bearer {kie.api_key}"
+    assert await gen.credits() == kie.balance
+
+
+async def test_kie_create_502_is_ambiguous_and_failures_map(
+    kie: FakeKieServer, http: httpx.AsyncClient
+) -> None:
+    gen = generation(kie, http)
+    with pytest.raises(GenerationAmbiguous):
+        await gen.submit(request("a cat kie:create_502"))
+    assert kie.created() == []
+    assert len(kie.create_calls()) == 1
+
+    task_id = await gen.submit(request("a cat kie:policy"))
+    status = await finished(gen, task_id)
+    assert status.state is TaskState.FAILED
+    assert status.error is not None
+    assert "content policy" in status.error
+    assert "(400)" in status.error
+
+    kie.script("maintenance")
+    with pytest.raises(KieUnavailable) as caught:
+        await gen.submit(request("a dog"))
+    assert caught.value.code == 455
+    with pytest.raises(KieUnavailable) as caught:
+        await generation(kie, http, key="wrong-key").submit(request("a dog"))
+    assert caught.value.code == 401
+
+    kie.script(Outcome("html_result"))
+    html_task = await gen.submit(request("a bird"))
+    [page] = (await finished(gen, html_task)).files
+    with pytest.raises(DownloadError):
+        await HttpxDownloader(http).download(page.url, 10_000_000)
+
+
+async def test_kie_callback_reaches_the_receiver_and_uploads_are_served(
+    kie: FakeKieServer, http: httpx.AsyncClient
+) -> None:
+    gen = generation(kie, http)
+    with Receiver() as receiver:
+        task_id = await gen.submit(request("a fox", f"{receiver.url}/kie/callback/job-1/t0k"))
+        callback = await _wait_callback(kie, task_id)
+        [posted] = receiver.requests
+    assert posted["path"] == "/kie/callback/job-1/t0k"
+    body = posted["body"]
+    assert body == callback.body
+    assert body["code"] == 200
+    assert isinstance(body["data"]["resultJson"], str)
+    reported, status = parse_callback(body, gen.output_of)
+    assert reported == task_id
+    assert status.state is TaskState.SUCCEEDED
+    assert (await HttpxDownloader(http).download(status.files[0].url, 10**7)).mime == "image/png"
+
+    url = await gen.upload(b"\xff\xd8\xff\xe0 jpeg bytes", "photo.jpg", "image/jpeg")
+    assert url.startswith(kie.base + "/files/uploads/kiebot/")
+    fetched = await http.get(url)
+    assert fetched.content == b"\xff\xd8\xff\xe0 jpeg bytes"
+    assert fetched.headers["content-type"] == "image/jpeg"
+    assert kie.uploads[0].upload_path == "kiebot"
+
+
+async def _wait_callback(kie: FakeKieServer, task_id: str) -> Any:
+    found: list[Any] = []
+
+    def arrived() -> bool:
+        found.extend(c for c in kie.callbacks if c.task_id == task_id and c.ok)
+        return bool(found)
+
+    await until(arrived, 5, "the Kie callback")
+    return found[0]
