@@ -86,7 +86,7 @@ class DutyRunner:
                 await duty.step()
             except Exception as exc:
                 status.failures += 1
-                status.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                status.last_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
                 status.state = DutyState.RETRYING
                 delay = retry_delay(status.failures, self.backoff_base, self.backoff_cap)
                 log.error(
