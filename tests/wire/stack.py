@@ -81,6 +81,10 @@ class Stack:
         self.api.stop()
         self.kie.stop()
 
+    def bot_workers(self) -> int:
+        """Inbox workers per process: at most this many handlers are in flight at a kill."""
+        return int(self.env.get("INBOX_WORKERS", 4))
+
     def health(self) -> dict[str, Any]:
         assert self.bot is not None
         return self.bot.health() or {}
