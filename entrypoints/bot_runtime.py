@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,7 +21,7 @@ from core.domain.catalog import MediaKind
 from core.ports.lock import LockTimings
 from core.usecases.duties import Duty, DutyRunner
 from entrypoints.containers import BotContainer
-from entrypoints.runtime import dispatch_to, store_in
+from entrypoints.runtime import ServiceTask, dispatch_to, store_in
 from entrypoints.settings import Settings
 from entrypoints.workers import InboxWorkers
 
@@ -68,15 +69,26 @@ class BotRuntime:
         self.supervisor = LockSupervisor(self.lock, timings, on_active=self._active)
         self._poller: HttpxPollingSource | None = None
         self.duties = DutyRunner()
+        # Every instance submits and delivers jobs (not only the lock holder).
+        self.job_runner = ServiceTask("job-runner", self.container.usecases.runner().run)
 
     async def watch(self) -> None:
-        """Returns only if the lock supervisor ended by itself: the process must not live on
-        half alive (serving webhooks while nobody reconciles), so the caller exits non-zero."""
-        await self.supervisor.join()
-        raise RuntimeError("the lock supervisor ended")
+        """Raises when the lock supervisor or the job runner ended by itself: the process must
+        not live on half alive (taking updates while nobody submits or reconciles), so the
+        caller exits non-zero and the platform restarts it."""
+        services = {
+            asyncio.ensure_future(self.supervisor.join()): "the lock supervisor",
+            asyncio.ensure_future(self.job_runner.join()): "the job runner",
+        }
+        done, pending = await asyncio.wait(services, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        ended = next(iter(done))
+        cause = None if ended.cancelled() else ended.exception()
+        raise RuntimeError(f"{services[ended]} ended") from cause
 
     def allowed_updates(self) -> list[str]:
-        """Every update type a handler or middleware listens to (lesson 18)."""
+        """Every update type a handler or middleware listens to: an update type left out is never delivered."""
         return sorted(set(self.dispatcher.resolve_used_update_types()))
 
     def http_routes(self) -> list[Any]:
@@ -98,6 +110,7 @@ class BotRuntime:
         return kie_callback_routes(deps)
 
     async def start(self) -> None:
+        self.job_runner.start()
         if self._settings.inbox_workers:
             self.workers.start()
         await self.supervisor.start()
@@ -143,7 +156,7 @@ class BotRuntime:
             return
         url = f"{base.rstrip('/')}/webhook/{self._ingest.path_secret}"
         allowed = self.allowed_updates()
-        # Never drop_pending_updates: what Telegram holds for us is still the users' (lesson 20).
+        # Never drop_pending_updates: what Telegram holds for us is still the users'.
         await self.bot.set_webhook(
             url,
             secret_token=self._ingest.secret_token,
@@ -157,6 +170,7 @@ class BotRuntime:
             await self._poller.stop()  # no new updates taken; the offset stays where stored
             await self._poller.close()
         await self.workers.stop(grace)
+        await self.job_runner.stop()  # after the workers: nothing rings it any more
         await self.supervisor.stop()  # cancels singleton jobs, releases the lock
         await self.bot.session.close()
         await self.container.adapters.http().aclose()

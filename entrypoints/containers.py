@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -32,6 +34,7 @@ from core.usecases.generation import (
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
+from core.usecases.runner import Doorbell, JobRunner
 from core.usecases.users import RegisterUser, SetLanguage
 from entrypoints.generation import make_generation, make_uploader
 from entrypoints.settings import Settings
@@ -88,6 +91,8 @@ class Adapters(containers.DeclarativeContainer):
     generation = providers.Singleton(make_generation, settings, clock, catalog, http)
     uploader = providers.Singleton(make_uploader, generation)
     downloader = providers.Singleton(HttpxDownloader, http)
+    sleep = providers.Object(asyncio.sleep)
+    """How use cases wait between retries; tests put a clock-driven one in."""
     bot = providers.Singleton(make_bot, settings)
     chat = providers.Singleton(AiogramChat, bot, translator, catalog, pricing)
 
@@ -115,6 +120,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=adapters.clock,
         ids=adapters.ids,
     )
+    doorbell = providers.Singleton(Doorbell)
     fail = providers.Singleton(
         FailJob, storage=adapters.storage, chat=adapters.chat, clock=adapters.clock
     )
@@ -124,11 +130,17 @@ class UseCases(containers.DeclarativeContainer):
         downloader=adapters.downloader,
         chat=adapters.chat,
         clock=adapters.clock,
+        fail=fail,
         max_bytes=settings.provided.telegram_upload_limit_bytes,
         max_attempts=settings.provided.delivery_max_attempts,
+        sleep=adapters.sleep,
     )
     apply = providers.Singleton(
-        ApplyTaskStatus, storage=adapters.storage, clock=adapters.clock, fail=fail, deliver=deliver
+        ApplyTaskStatus,
+        storage=adapters.storage,
+        clock=adapters.clock,
+        fail=fail,
+        on_succeeded=doorbell.provided.ring,
     )
     receive_callback = providers.Singleton(
         ReceiveCallback,
@@ -151,6 +163,7 @@ class UseCases(containers.DeclarativeContainer):
         catalog=adapters.catalog,
         clock=adapters.clock,
         fail=fail,
+        chat=adapters.chat,
         callback_base=settings.provided.webhook_base_url,
         on_submitted=process_callbacks,
     )
@@ -158,9 +171,17 @@ class UseCases(containers.DeclarativeContainer):
         LaunchJob,
         storage=adapters.storage,
         chat=adapters.chat,
-        clock=adapters.clock,
-        submit=submit,
+        wake=doorbell.provided.ring,
     )
+    runner = providers.Singleton(
+        JobRunner,
+        storage=adapters.storage,
+        submit=submit,
+        deliver=deliver,
+        clock=adapters.clock,
+        doorbell=doorbell,
+    )
+    """Every instance runs one (``run()`` in its task group): submissions and deliveries."""
     reconcile = providers.Singleton(
         ReconcileJobs,
         storage=adapters.storage,
@@ -169,7 +190,6 @@ class UseCases(containers.DeclarativeContainer):
         submit=submit,
         apply=apply,
         fail=fail,
-        deliver=deliver,
         callbacks=adapters.kie_callbacks,
         process_callbacks=process_callbacks,
         catalog=adapters.catalog,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from adapters.http.metrics import UPDATES_DUPLICATE, UPDATES_INGESTED
 from adapters.http.updates import chat_key
 from core.ports.inbox import InboxPort, MalformedUpdate
-from core.usecases.reconcile import ReconcileJobs
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +49,33 @@ def store_in(inbox: InboxPort, source: str, on_stored: Callable[[], None] = lamb
     return sink
 
 
-async def reconcile_forever(reconciler: ReconcileJobs, interval: float) -> None:
-    while True:
-        try:
-            report = await reconciler.run_once()
-            if report != type(report)():
-                log.info("reconciled %s", report)
-        except Exception:
-            log.exception("reconciler pass failed")
-        await asyncio.sleep(interval)
+class ServiceTask:
+    """A coroutine that runs for the whole life of an instance (the job runner), started with
+    the runtime and cancelled at shutdown; it should never end by itself, so if it does that
+    is logged as an error."""
 
+    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.name = name
+        self._run = run
+        self._task: asyncio.Task[None] | None = None
 
-async def purge_forever(inbox: InboxPort, retention_seconds: float, interval: float) -> None:
-    """Processed updates are kept 48 h (duplicate redeliveries stay no-ops), then deleted."""
-    while True:
-        try:
-            purged = await inbox.purge_processed(retention_seconds)
-            if purged:
-                log.info("[INBOX] purged %d processed update(s)", purged)
-        except Exception as exc:
-            log.warning("[INBOX] purge failed: %s", exc)
-        await asyncio.sleep(interval)
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            log.error("%s ended by itself: %r", self.name, task.exception())
+
+    async def join(self) -> None:
+        """Wait until the service ends by itself; re-raises what ended it."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     """Model ids to hide, comma separated."""
 
     reconcile_interval_seconds: float = Field(default=2.0, gt=0, le=300)
-    """How often the reconciler looks for jobs to submit, poll, expire or deliver."""
+    """How often the lock holder applies stored callbacks, polls Kie.ai for unfinished jobs and
+    expires the stuck ones (the job runner submits and delivers)."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     port: int = Field(default=8080, ge=1, le=65535)

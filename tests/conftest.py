@@ -28,21 +28,40 @@ def make_settings(**overrides: Any) -> Settings:
     return load_settings(**values)
 
 
+class ClockSleep:
+    """Waiting that moves a ManualClock instead of taking time, remembering every wait."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.clock.advance(seconds=seconds)
+
+
 class BotHarness:
     """The real dispatcher and use cases, in-memory adapters, a fake Bot API and clock."""
 
     def __init__(self, **settings: Any) -> None:
         self.api = FakeBotApi()
         self.clock = ManualClock()
+        self.sleep = ClockSleep(self.clock)
         self.container = BotContainer(settings=make_settings(**settings))
         self.bot = Bot(TOKEN, session=self.api)
         self.container.adapters.bot.override(providers.Object(self.bot))
         self.container.adapters.clock.override(providers.Object(self.clock))
+        self.container.adapters.sleep.override(providers.Object(self.sleep))
         self.dispatcher = self.container.dispatcher()
         self.storage = self.container.adapters.storage()
+        self.runner = self.container.usecases.runner()
 
     async def feed(self, update: dict[str, Any]) -> None:
         await self.dispatcher.feed_raw_update(self.bot, update)
+
+    async def run_jobs(self) -> int:
+        """What the job runner would do now: submit queued jobs, deliver produced results."""
+        return await self.runner.run_once()
 
     async def reconcile(self) -> Any:
         return await self.container.usecases.reconcile().run_once()

@@ -1,8 +1,10 @@
 """``POST /kie/callback/{job_id}/{token}``: verify, persist, answer 200 fast, apply after.
 
-Kie.ai waits 15 s and retries non-2xx answers (predecessor lesson 33: retry storms), so
-everything that is not forged gets a 200 once stored; the slow part (download, send) runs
-after the response, and the reconciler picks up whatever that step did not finish.
+Kie.ai waits 15 s for an answer and retries non-2xx ones, so a callback that is genuine gets a
+200 once stored — duplicates and late ones included, or the retries would never stop. A
+callback whose token is right but whose task is another than the job's gets a 409: it was
+misrouted or forged, and must show as an error here and in Kie.ai's retries. Applying the
+result runs after the response; the reconciler picks up whatever that step did not finish.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
+from adapters.kie.errors import classify_failure
 from adapters.kie.records import parse_callback
 from core.domain.catalog import MediaKind
 from core.ports.clock import Clock
@@ -48,7 +51,8 @@ class KieCallbackDeps:
 def signature_ok(
     key: str, task_id: str, timestamp: str, signature: str, now: float, tolerance: int
 ) -> bool:
-    """kie-api.md §3.3: base64(HMAC-SHA256(key, taskId + "." + timestamp)), bounded in time."""
+    """Kie.ai's signature, base64(HMAC-SHA256(key, taskId + "." + timestamp)), bounded in
+    time."""
     try:
         sent_at = int(timestamp)
     except ValueError:
@@ -90,6 +94,7 @@ def kie_callback_routes(deps: KieCallbackDeps) -> list[ControllerRouterHandler]:
         if not isinstance(body, dict):
             return _answer(400, False)
         task_id, status = parse_callback(body, deps.output_of)
+        status = classify_failure(status, body.get("data"))
         if deps.hmac_key and not signature_ok(
             deps.hmac_key,
             task_id or "",
@@ -106,6 +111,8 @@ def kie_callback_routes(deps: KieCallbackDeps) -> list[ControllerRouterHandler]:
         if outcome is Received.FORGED:
             log.warning("kie callback with a wrong token job_id=%s", job_id[:64])
             return _answer(403, False)
+        if outcome is Received.TASK_MISMATCH:
+            return _answer(409, False)
         background = None
         if outcome is Received.STORED and deps.process is not None:
             background = BackgroundTask(_process_safely, deps.process, job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -12,7 +12,7 @@ import attrs
 import httpx
 import stamina
 
-from .errors import KieTransportError, KieUnavailable, check, is_retryable
+from .errors import KieTransportError, KieUnavailable, check, check_record, is_retryable
 from .limiter import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ UPLOAD_BASE = "https://kieai.redpandaai.co"
 
 @attrs.frozen
 class KieTimeouts:
-    """Explicit per-call timeouts (kie-api.md §10: create ~30 s, query ~15 s)."""
+    """Explicit per-call timeouts (create ~30 s, query ~15 s)."""
 
     create: float = 30.0
     query: float = 15.0
@@ -107,10 +107,13 @@ class HttpxKieClient:
         return check(response)
 
     async def record_info(self, task_id: str) -> dict[str, Any]:
+        """The task's record. Raises KieNotFound while the record does not exist yet, and
+        KieTaskEnded when the answer's code says the task failed or timed out."""
         data = await self._retrying(
             "GET",
             f"{self._api}/api/v1/jobs/recordInfo",
             self._timeouts.query,
+            read=check_record,
             params={"taskId": task_id},
         )
         if not isinstance(data, dict):
@@ -146,14 +149,22 @@ class HttpxKieClient:
             files={"file": (filename, content, mime)},
             data={"uploadPath": upload_path},
         )
-        # ⚠ §5.3: two response shapes; downloadUrl is in both, fileUrl only in one.
+        # Two response shapes are in use; downloadUrl is in both, fileUrl only in one.
         url = (data or {}).get("downloadUrl") or (data or {}).get("fileUrl")
         if not isinstance(url, str) or not url.startswith("http"):
             raise KieUnavailable(200, "upload answered no file URL", "", False)
         return url
 
-    async def _retrying(self, method: str, url: str, seconds: float, **kwargs: Any) -> Any:
-        """Idempotent calls only: retried with backoff and jitter on transient failures."""
+    async def _retrying(
+        self,
+        method: str,
+        url: str,
+        seconds: float,
+        read: Callable[[httpx.Response], Any] = check,
+        **kwargs: Any,
+    ) -> Any:
+        """Idempotent calls only: retried with backoff and jitter on transient failures;
+        ``read`` turns the answer into its ``data`` or the endpoint's error."""
         async for attempt in stamina.retry_context(
             on=is_retryable, attempts=self._attempts, timeout=120.0, wait_max=30.0
         ):
@@ -168,7 +179,7 @@ class HttpxKieClient:
                     )
                 except httpx.TransportError as exc:
                     raise KieTransportError(f"{type(exc).__name__} calling Kie.ai") from exc
-                return check(response)
+                return read(response)
         raise AssertionError("unreachable")
 
 

@@ -26,7 +26,7 @@ _EXTENSIONS = {
 
 
 def task_id_of(body: Mapping[str, Any]) -> str | None:
-    """``data.taskId`` on market bodies, ``data.task_id`` on Suno/Runway-style ones (⚠ §3.3)."""
+    """``data.taskId`` on market bodies, ``data.task_id`` on Suno/Runway-style ones (both seen)."""
     data = body.get("data")
     if not isinstance(data, Mapping):
         return None
@@ -82,7 +82,7 @@ def result_files(result_json: Any, default: MediaKind) -> tuple[ResultFile, ...]
 def _fail_reason(data: Mapping[str, Any], fallback: str) -> str:
     message = data.get("failMsg") or data.get("errorMessage") or fallback
     code = data.get("failCode")
-    code_text = str(code) if code not in (None, "") else ""  # string, number or null (⚠ §2.2)
+    code_text = str(code) if code not in (None, "") else ""  # string, number or null, all seen
     return f"{message} ({code_text})" if code_text else str(message)
 
 
@@ -94,7 +94,7 @@ def parse_record(
     if state is None:
         if envelope_code == 200 and data.get("resultJson"):
             state = TaskState.SUCCEEDED
-        elif envelope_code in (400, 422, 500, 501, 531):
+        elif envelope_code in (400, 408, 422, 500, 501, 531):
             state = TaskState.FAILED
         else:
             state = TaskState.PENDING

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from core.domain.errors import IdempotencyConflict, InsufficientFunds, JobNotFound
-from core.domain.jobs import JOB_FIELDS_SETTABLE, Job, JobStatus
+from core.domain.jobs import JOB_FIELDS_SETTABLE, Job, JobStatus, check_transition
 from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold, release
 from core.domain.users import User
 from core.ports.storage import Posted, StoragePort
@@ -75,6 +75,10 @@ class InMemoryStorage(StoragePort):
         if job.id in self.jobs:
             raise IdempotencyConflict(job.id)
         self._post(hold(job.id, job.user_id, job.price))
+        # Like the table's defaults: a confirmed job has no outcome yet.
+        job = attrs.evolve(
+            job, failure=None, failure_reason=None, submit_ambiguous_at=None, delivery_attempts=0
+        )
         self.jobs[job.id] = job
         self._confirm_keys[job.confirm_key] = job.id
         return job, True
@@ -91,15 +95,14 @@ class InMemoryStorage(StoragePort):
         changes: dict[str, Any],
     ) -> Job | None:
         _check_changes(changes)
+        check_transition(expected, to)
         job = self.jobs.get(job_id)
         if job is None:
             raise JobNotFound(job_id)
         if job.status not in set(expected):
             return None
         self._check_task_id(job_id, changes)
-        updated = attrs.evolve(job, status=to, updated_at=now, **changes)
-        self.jobs[job_id] = updated
-        return updated
+        return self._move(job, to, now, changes)
 
     def _check_task_id(self, job_id: str, changes: dict[str, Any]) -> None:
         task_id = changes.get("task_id")
@@ -130,6 +133,7 @@ class InMemoryStorage(StoragePort):
         if resolution not in (EntryKind.CAPTURE, EntryKind.RELEASE):
             raise ValueError(f"a hold resolves by capture or release, not {resolution}")
         _check_changes(changes)  # before posting, so a bad call changes nothing
+        check_transition(expected, to, resolution)
         job = self.jobs.get(job_id)
         if job is None:
             raise JobNotFound(job_id)
@@ -138,7 +142,34 @@ class InMemoryStorage(StoragePort):
         self._check_task_id(job_id, changes)
         make = capture if resolution is EntryKind.CAPTURE else release
         self._post(make(job.id, job.user_id, job.price))
-        return self._transition(job_id, expected, to, now, changes)
+        return self._move(job, to, now, changes)
+
+    def _move(self, job: Job, to: JobStatus, now: datetime, changes: dict[str, Any]) -> Job:
+        updated = attrs.evolve(job, status=to, updated_at=now, **changes)
+        self.jobs[job.id] = updated
+        return updated
+
+    async def set_progress_message(self, job_id: str, message_id: int) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        self.jobs[job_id] = attrs.evolve(job, progress_message_id=message_id)
+
+    async def claim_queued(self, now: datetime, limit: int) -> list[Job]:
+        queued = await self.jobs_in({JobStatus.QUEUED}, now, limit=max(limit, 0))
+        return [self._move(j, JobStatus.SUBMITTING, now, {}) for j in queued]
+
+    async def claim_deliveries(
+        self, now: datetime, stale_before: datetime, limit: int
+    ) -> list[Job]:
+        due = [
+            j
+            for j in self.jobs.values()
+            if j.status is JobStatus.SUCCEEDED
+            or (j.status is JobStatus.DELIVERING and j.updated_at < stale_before)
+        ]
+        due.sort(key=lambda j: j.updated_at)
+        return [self._move(j, JobStatus.DELIVERING, now, {}) for j in due[: max(limit, 0)]]
 
     async def claim_delivery(
         self, job_id: str, now: datetime, stale_before: datetime
@@ -149,9 +180,7 @@ class InMemoryStorage(StoragePort):
         stale = job.status is JobStatus.DELIVERING and job.updated_at < stale_before
         if job.status is not JobStatus.SUCCEEDED and not stale:
             return None
-        claimed = attrs.evolve(job, status=JobStatus.DELIVERING, updated_at=now)
-        self.jobs[job_id] = claimed
-        return claimed
+        return self._move(job, JobStatus.DELIVERING, now, {})
 
     async def jobs_in(
         self, statuses: Iterable[JobStatus], updated_before: datetime, limit: int = 100

@@ -1,4 +1,4 @@
-"""PsycopgCallbackStore: the CallbackStore on ``kie_callbacks`` (migration 003).
+"""PsycopgCallbackStore: the CallbackStore on ``kie_callbacks`` (migrations 003 and 006).
 
 Each method is one autocommit statement, so a callback is durable the moment ``save``
 returns — before the 200 goes back to Kie.ai.
@@ -14,17 +14,19 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.postgres.ledger import Conn
 from adapters.postgres.rows import result_json
 from core.domain.catalog import MediaKind
-from core.domain.jobs import ResultFile
+from core.domain.jobs import FailureKind, ResultFile
 from core.ports.callbacks import CallbackStore, ProviderCallback
 from core.ports.generation import TaskState, TaskStatus
 
 SAVE = """
-INSERT INTO kie_callbacks (job_id, task_id, state, files, error, raw, received_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO kie_callbacks
+    (job_id, task_id, state, files, error, failure, reason, raw, received_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id
 """
 PENDING = """
-SELECT id, job_id, task_id, state, files, error, raw, received_at FROM kie_callbacks
+SELECT id, job_id, task_id, state, files, error, failure, reason, raw, received_at
+FROM kie_callbacks
 WHERE job_id = %s AND done_at IS NULL ORDER BY id
 """
 MARK_DONE = "UPDATE kie_callbacks SET done_at = %s WHERE id = %s AND done_at IS NULL"
@@ -36,7 +38,11 @@ GROUP BY job_id ORDER BY min(id) LIMIT %s
 
 def _callback(row: dict[str, Any]) -> ProviderCallback:
     files = tuple(ResultFile(MediaKind(f["kind"]), f["url"]) for f in row["files"])
-    status = TaskStatus(TaskState(row["state"]), files, row["error"])
+    # Rows stored before the kind was kept have none: those failures were the provider's.
+    failure = FailureKind(row["failure"]) if row["failure"] else FailureKind.PROVIDER_ERROR
+    status = TaskStatus(
+        TaskState(row["state"]), files, row["error"], failure=failure, reason=row["reason"]
+    )
     return ProviderCallback(row["job_id"], row["task_id"], status, row["received_at"], row["raw"])
 
 
@@ -52,6 +58,8 @@ class PsycopgCallbackStore(CallbackStore):
             status.state.value,
             result_json(status.files),
             status.error,
+            status.failure.value,
+            status.reason,
             callback.raw,
             callback.received_at,
         )

@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from adapters.postgres.jsonb import jsonb
 from core.domain.catalog import MediaKind
-from core.domain.jobs import Job, JobStatus, ResultFile
+from core.domain.jobs import FailureKind, Job, JobStatus, ResultFile
 from core.domain.ledger import EntryKind, LedgerEntry
 from core.domain.users import User
 
@@ -60,6 +60,12 @@ def job_from(row: Mapping[str, Any]) -> Job:
         result=tuple(ResultFile(MediaKind(f["kind"]), f["url"]) for f in row["result"]),
         error=row["error"],
         progress_message_id=row["progress_message_id"],
+        # The outcome columns arrive with migration 006; a new job has none of them yet,
+        # so a row written on an older schema still reads (the upgrade tests do that).
+        failure=FailureKind(row["failure"]) if row.get("failure") else None,
+        failure_reason=row.get("failure_reason"),
+        submit_ambiguous_at=row.get("submit_ambiguous_at"),
+        delivery_attempts=row.get("delivery_attempts") or 0,
     )
 
 

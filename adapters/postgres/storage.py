@@ -18,7 +18,7 @@ from adapters.postgres.rows import (
     user_from,
 )
 from core.domain.errors import IdempotencyConflict, JobNotFound
-from core.domain.jobs import JOB_FIELDS_SETTABLE, Job, JobStatus
+from core.domain.jobs import JOB_FIELDS_SETTABLE, FailureKind, Job, JobStatus, check_transition
 from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold, release
 from core.domain.users import User
 from core.ports.storage import Posted, StoragePort
@@ -43,7 +43,7 @@ RETURNING *
 """
 
 # One static statement for every combination of changes: each settable field carries a flag,
-# so no placeholder numbering is ever assembled at run time (predecessor bug 52).
+# so no placeholder numbering is ever assembled at run time.
 TRANSITION = """
 UPDATE jobs SET
     status = %(to)s,
@@ -52,18 +52,57 @@ UPDATE jobs SET
     result = CASE WHEN %(set_result)s THEN %(result)s::jsonb ELSE result END,
     error = CASE WHEN %(set_error)s THEN %(error)s::text ELSE error END,
     progress_message_id = CASE WHEN %(set_progress_message_id)s
-        THEN %(progress_message_id)s::bigint ELSE progress_message_id END
+        THEN %(progress_message_id)s::bigint ELSE progress_message_id END,
+    failure = CASE WHEN %(set_failure)s THEN %(failure)s::text ELSE failure END,
+    failure_reason = CASE WHEN %(set_failure_reason)s
+        THEN %(failure_reason)s::text ELSE failure_reason END,
+    submit_ambiguous_at = CASE WHEN %(set_submit_ambiguous_at)s
+        THEN %(submit_ambiguous_at)s::timestamptz ELSE submit_ambiguous_at END,
+    delivery_attempts = CASE WHEN %(set_delivery_attempts)s
+        THEN %(delivery_attempts)s::integer ELSE delivery_attempts END
 WHERE id = %(id)s AND status = ANY(%(expected)s::text[])
 RETURNING *
 """
 
-# Staleness is a timestamp computed by the caller, never interval arithmetic on a
-# parameter (predecessor bug 27).
+# Staleness is a timestamp computed by the caller, never interval arithmetic on a parameter.
 CLAIM_DELIVERY = """
 UPDATE jobs SET status = 'delivering', updated_at = %(now)s
 WHERE id = %(id)s
   AND (status = 'succeeded' OR (status = 'delivering' AND updated_at < %(stale_before)s))
 RETURNING *
+"""
+
+# Claims for several runners in several processes: each picks the oldest rows nobody else has
+# locked (SKIP LOCKED), so two claims never return the same job and never wait for each other.
+# The outer WHERE repeats the state test, so a row that changed since it was picked is left.
+CLAIM_QUEUED = """
+WITH picked AS (
+    SELECT id, updated_at AS was, seq FROM jobs
+    WHERE status = 'queued' AND updated_at <= %(now)s
+    ORDER BY updated_at, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET status = 'submitting', updated_at = %(now)s
+FROM picked
+WHERE jobs.id = picked.id AND jobs.status = 'queued'
+RETURNING jobs.*, picked.was AS picked_was, picked.seq AS picked_seq
+"""
+
+CLAIM_DELIVERIES = """
+WITH picked AS (
+    SELECT id, updated_at AS was, seq FROM jobs
+    WHERE status = 'succeeded' OR (status = 'delivering' AND updated_at < %(stale_before)s)
+    ORDER BY updated_at, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET status = 'delivering', updated_at = %(now)s
+FROM picked
+WHERE jobs.id = picked.id
+  AND (jobs.status = 'succeeded'
+       OR (jobs.status = 'delivering' AND jobs.updated_at < %(stale_before)s))
+RETURNING jobs.*, picked.was AS picked_was, picked.seq AS picked_seq
 """
 
 
@@ -83,8 +122,18 @@ def _transition_params(
     for field in sorted(JOB_FIELDS_SETTABLE):
         params[f"set_{field}"] = field in changes
         value = changes.get(field)
-        params[field] = result_json(value or ()) if field == "result" else value
+        if field == "result":
+            value = result_json(value or ())
+        elif field == "failure" and value is not None:
+            value = FailureKind(value).value
+        params[field] = value
     return params
+
+
+def _claimed(rows: list[dict[str, Any]]) -> list[Job]:
+    """RETURNING has no order: put the claimed jobs back in the order they were picked."""
+    rows.sort(key=lambda r: (r["picked_was"], r["picked_seq"]))
+    return [job_from(r) for r in rows]
 
 
 def _check_changes(changes: dict[str, Any]) -> None:
@@ -186,6 +235,7 @@ class PsycopgStorage(StoragePort):
         **changes: Any,
     ) -> Job | None:
         _check_changes(changes)
+        check_transition(expected, to)
         params = _transition_params(job_id, expected, to, now, changes)
         async with self.pool.connection() as conn:
             return await self._update(conn, TRANSITION, params)
@@ -202,6 +252,7 @@ class PsycopgStorage(StoragePort):
         if resolution not in (EntryKind.CAPTURE, EntryKind.RELEASE):
             raise ValueError(f"a hold resolves by capture or release, not {resolution}")
         _check_changes(changes)
+        check_transition(expected, to, resolution)
         params = _transition_params(job_id, expected, to, now, changes)
         make = capture if resolution is EntryKind.CAPTURE else release
         async with self.pool.connection() as conn, conn.transaction():
@@ -217,6 +268,27 @@ class PsycopgStorage(StoragePort):
         params = {"id": job_id, "now": now, "stale_before": stale_before}
         async with self.pool.connection() as conn:
             return await self._update(conn, CLAIM_DELIVERY, params)
+
+    async def set_progress_message(self, job_id: str, message_id: int) -> None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE jobs SET progress_message_id = %s WHERE id = %s", (message_id, job_id)
+            )
+            if cur.rowcount == 0:
+                raise JobNotFound(job_id)
+
+    async def claim_queued(self, now: datetime, limit: int) -> list[Job]:
+        if limit <= 0:
+            return []
+        return _claimed(await self._all(CLAIM_QUEUED, {"now": now, "limit": limit}))
+
+    async def claim_deliveries(
+        self, now: datetime, stale_before: datetime, limit: int
+    ) -> list[Job]:
+        if limit <= 0:
+            return []
+        params = {"now": now, "stale_before": stale_before, "limit": limit}
+        return _claimed(await self._all(CLAIM_DELIVERIES, params))
 
     async def jobs_in(
         self, statuses: Iterable[JobStatus], updated_before: datetime, limit: int = 100

@@ -12,16 +12,30 @@ from aiogram.exceptions import (
     TelegramEntityTooLarge,
     TelegramForbiddenError,
 )
+from aiogram.types import InlineKeyboardMarkup
 
+from adapters.telegram.context import Tr
 from adapters.telegram.i18n import Translator
+from adapters.telegram.keyboards import back_to_menu
 from adapters.telegram.outgoing import Outgoing, plan_sends
 from core.domain.catalog import Catalog
 from core.domain.errors import UnknownModel
-from core.domain.jobs import Job
+from core.domain.jobs import FailureKind, Job
 from core.domain.money import Pricing
-from core.ports.chat import ChatPort
+from core.ports.chat import ChatPort, Progress
 
 log = logging.getLogger(__name__)
+
+_PROGRESS_KEYS = {Progress.CHECKING: "job-checking", Progress.FETCHING: "job-fetching"}
+_FAILURE_KEYS = {
+    FailureKind.MAINTENANCE: "job-failed-maintenance",
+    FailureKind.REJECTED: "job-failed-rejected",
+    FailureKind.PROVIDER_ERROR: "job-failed-provider",
+    FailureKind.TIMED_OUT: "job-failed-timeout",
+    FailureKind.UNDELIVERABLE: "job-failed-undeliverable",
+    FailureKind.NOT_SUBMITTED: "job-failed-unsubmitted",
+    FailureKind.UNCONFIRMED: "job-failed-unconfirmed",
+}
 
 
 class AiogramChat(ChatPort):
@@ -46,34 +60,51 @@ class AiogramChat(ChatPort):
             return None
         return message.message_id
 
-    async def _status(self, job: Job, text: str) -> None:
+    async def _status(
+        self, job: Job, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
         """Replace the progress message, or send a new one when it cannot be edited."""
         try:
             if job.progress_message_id is not None:
                 await self._bot.edit_message_text(
-                    text, chat_id=job.chat_id, message_id=job.progress_message_id
+                    text,
+                    chat_id=job.chat_id,
+                    message_id=job.progress_message_id,
+                    reply_markup=markup,
                 )
-            else:
-                await self._bot.send_message(job.chat_id, text)
-        except TelegramBadRequest:
-            await self._bot.send_message(job.chat_id, text)
+                return
+        except TelegramBadRequest as exc:
+            if "message is not modified" in str(exc):
+                return  # it already says this (a retried step)
+        await self._bot.send_message(job.chat_id, text, reply_markup=markup)
 
-    async def job_failed(self, job: Job, reason: str) -> None:
+    async def job_progress(self, job: Job, progress: Progress) -> None:
+        text = self._tr(job.lang, _PROGRESS_KEYS[progress], title=self._title(job))
+        try:
+            await self._status(job, text)
+        except TelegramForbiddenError:
+            log.warning("user blocked the bot; progress not shown job_id=%s", job.id)
+
+    async def job_failed(self, job: Job) -> None:
+        kind = job.failure or FailureKind.PROVIDER_ERROR
+        key = _FAILURE_KEYS[kind]
+        if kind is FailureKind.REJECTED and not job.failure_reason:
+            key = "job-failed-rejected-plain"
         text = self._tr(
             job.lang,
-            "job-failed",
+            key,
             title=self._title(job),
-            reason=reason,
+            reason=job.failure_reason or "",
             price=self._pricing.format(job.price),
         )
         try:
-            await self._status(job, text)
+            await self._status(job, text, back_to_menu(Tr(self._tr, job.lang)))
         except TelegramForbiddenError:
             log.warning("user blocked the bot; failure not shown job_id=%s", job.id)
 
     async def deliver(
         self, job: Job, files: list[tuple[str, bytes, str]], links: Sequence[str] = ()
-    ) -> None:
+    ) -> bool:
         title = self._title(job)
         caption: str | None = self._tr(
             job.lang, "job-caption", title=title, price=self._pricing.format(job.price)
@@ -92,8 +123,10 @@ class AiogramChat(ChatPort):
                 await self._bot.send_message(job.chat_id, text)
             await self._status(job, self._tr(job.lang, "job-done", title=title))
         except TelegramForbiddenError:
-            # Nobody can receive it; the result stays in the user's history.
+            # Nobody can receive it: not delivered, so not paid for.
             log.warning("user blocked the bot; result not sent job_id=%s", job.id)
+            return False
+        return True
 
     async def _send_group(self, chat_id: int, group: list[Outgoing], caption: str | None) -> None:
         if len(group) > 1:
@@ -112,17 +145,3 @@ class AiogramChat(ChatPort):
             await self._bot.send_audio(chat_id, upload, caption=caption)
         else:
             await self._bot.send_document(chat_id, upload, caption=caption)
-
-    async def delivery_failed(self, job: Job, reason: str) -> None:
-        text = self._tr(
-            job.lang,
-            "job-undeliverable",
-            title=self._title(job),
-            reason=reason,
-            price=self._pricing.format(job.price),
-            job=job.id,
-        )
-        try:
-            await self._status(job, text)
-        except TelegramForbiddenError:
-            log.warning("user blocked the bot; undeliverable notice not shown job_id=%s", job.id)

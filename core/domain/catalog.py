@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,19 @@ class Category(enum.StrEnum):
     VIDEO = "video"
     AUDIO = "audio"
     UPSCALE = "upscale"
+
+
+@attrs.frozen
+class CategoryTimes:
+    """How long a category's generations may take.
+
+    ``expiry``: how long a submitted task may run before the job is released. ``unconfirmed``:
+    how long a job whose createTask answer was lost waits for a sign of its task (a callback)
+    before it is released; short, because the user is watching a "checking" message.
+    """
+
+    expiry: timedelta
+    unconfirmed: timedelta
 
 
 class ParamType(enum.StrEnum):
@@ -217,6 +231,11 @@ class ModelSpec:
 @attrs.frozen
 class Catalog:
     models: tuple[ModelSpec, ...]
+    times: Mapping[Category, CategoryTimes] = attrs.field(factory=dict)
+    """Every category's times (the parser requires all of them)."""
+
+    def times_of(self, category: Category) -> CategoryTimes | None:
+        return self.times.get(category)
 
     def get(self, model_id: str) -> ModelSpec:
         for model in self.models:

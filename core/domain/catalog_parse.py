@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ import attrs
 from core.domain.catalog import (
     Catalog,
     Category,
+    CategoryTimes,
     MediaKind,
     ModelSpec,
     ParamSpec,
@@ -238,11 +240,47 @@ def _covers(skus: tuple[Sku, ...], params: tuple[ParamSpec, ...]) -> bool:
     return all(any(s.matches(c) for s in skus) for c in combos)
 
 
-def parse_catalog(models: Sequence[Mapping[str, Any]]) -> Catalog:
+_TIMES_KEYS = {"expiry_minutes", "unconfirmed_minutes"}
+
+
+def parse_categories(raw: Mapping[str, Any]) -> dict[Category, CategoryTimes]:
+    """``[categories.<name>]`` tables: every category needs both times, in minutes (> 0)."""
+    times: dict[Category, CategoryTimes] = {}
+    for name, table in raw.items():
+        entry = _Entry("categories", table if isinstance(table, Mapping) else {}, f"{name}.")
+        if not isinstance(table, Mapping):
+            raise CatalogError("categories", name, "must be a table")
+        try:
+            category = Category(name)
+        except ValueError:
+            allowed = ", ".join(c.value for c in Category)
+            raise CatalogError("categories", name, f"is not one of {allowed}") from None
+        entry.check_keys(_TIMES_KEYS)
+        minutes = {key: entry.decimal(key, required=True) for key in sorted(_TIMES_KEYS)}
+        for key, value in minutes.items():
+            if value is None or value <= 0:
+                raise entry.fail(key, "must be a number of minutes above 0")
+        times[category] = CategoryTimes(
+            expiry=timedelta(minutes=float(minutes["expiry_minutes"] or 0)),
+            unconfirmed=timedelta(minutes=float(minutes["unconfirmed_minutes"] or 0)),
+        )
+    missing = [c.value for c in Category if c not in times]
+    if missing:
+        raise CatalogError(
+            "categories", missing[0], "needs a table with expiry_minutes and unconfirmed_minutes"
+        )
+    return times
+
+
+def parse_catalog(
+    models: Sequence[Mapping[str, Any]], categories: Mapping[str, Any] | None = None
+) -> Catalog:
+    """``categories`` None keeps the times out (tests that only need models)."""
     parsed = [parse_model(m) for m in models]
     seen: set[str] = set()
     for model in parsed:
         if model.id in seen:
             raise CatalogError(model.id, "id", "is used by two models")
         seen.add(model.id)
-    return Catalog(tuple(parsed))
+    times = parse_categories(categories) if categories is not None else {}
+    return Catalog(tuple(parsed), times)

@@ -5,20 +5,35 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from core.domain.catalog import ModelSpec
-from core.domain.jobs import ResultFile
+from core.domain.jobs import FailureKind, ResultFile
 
 
 class GenerationError(Exception):
-    """Base for provider failures, already translated at the adapter edge."""
+    """Base for provider failures, already translated at the adapter edge.
+
+    ``kind`` is what the user is told; ``reason`` the provider's own short words for a rejected
+    input (shown to the user); the message is the technical detail (logs only).
+    """
+
+    default_kind: ClassVar[FailureKind] = FailureKind.PROVIDER_ERROR
+
+    def __init__(
+        self, detail: str = "", *, kind: FailureKind | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind or self.default_kind
+        self.reason = reason
 
 
 class GenerationRejected(GenerationError):
     """The provider refused the task for sure: no task exists, the hold can be released."""
+
+    default_kind = FailureKind.NOT_SUBMITTED
 
 
 class GenerationUnavailable(GenerationRejected):
@@ -41,6 +56,11 @@ class TaskStatus:
     state: TaskState
     files: tuple[ResultFile, ...] = ()
     error: str | None = None
+    """The technical detail of a failure (logs only)."""
+    failure: FailureKind = FailureKind.PROVIDER_ERROR
+    """For a failed task: which sentence the user gets."""
+    reason: str | None = None
+    """For a rejected input: the provider's own short explanation, shown to the user."""
 
 
 @attrs.frozen

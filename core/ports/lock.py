@@ -24,7 +24,7 @@ class LockTimings:
     """How often the holder proves it is alive and when the others may take over.
 
     A healthy holder's heartbeat is at most about one interval old, so a stale threshold above
-    twice the interval means nobody ever terminates a healthy holder (predecessor lesson 1).
+    twice the interval means nobody ever terminates a healthy holder.
     """
 
     heartbeat_interval: float = 15.0

@@ -57,6 +57,8 @@ class JobsStore(abc.ABC):
         """Create the job and its hold in one unit of work.
 
         Idempotent on ``job.confirm_key``: a second call returns the first job and False.
+        The outcome fields (``failure``, ``delivery_attempts``…) start empty whatever the
+        given job carries.
         Raises ``InsufficientFunds`` (and stores nothing) when the hold does not fit.
         """
 
@@ -72,7 +74,11 @@ class JobsStore(abc.ABC):
         now: datetime,
         **changes: Any,
     ) -> Job | None:
-        """Move the job to ``to`` only if it is in one of ``expected``; None when it was not."""
+        """Move the job to ``to`` only if it is in one of ``expected``; None when it was not.
+
+        Every ``expected → to`` must be a change ``TRANSITIONS`` allows without money, else
+        ``IllegalTransition`` is raised and nothing changes.
+        """
 
     @abc.abstractmethod
     async def settle(
@@ -84,13 +90,33 @@ class JobsStore(abc.ABC):
         now: datetime,
         **changes: Any,
     ) -> Job | None:
-        """Like ``transition``, plus the hold's capture or release in the same unit of work."""
+        """Like ``transition``, plus the hold's capture or release in the same unit of work;
+        ``TRANSITIONS`` must pair every ``expected → to`` with that ``resolution``."""
+
+    @abc.abstractmethod
+    async def set_progress_message(self, job_id: str, message_id: int) -> None:
+        """Remember the job's progress message, whatever state the job has reached meanwhile
+        (not a state change: ``updated_at`` is kept)."""
+
+    @abc.abstractmethod
+    async def claim_queued(self, now: datetime, limit: int) -> list[Job]:
+        """Move up to ``limit`` queued jobs, oldest first, to SUBMITTING and return them.
+
+        Each job goes to exactly one caller, however many runners in however many processes
+        claim at once; rows another caller is claiming are skipped, not waited for.
+        """
 
     @abc.abstractmethod
     async def claim_delivery(
         self, job_id: str, now: datetime, stale_before: datetime
     ) -> Job | None:
         """Claim a succeeded job for sending (or one whose earlier claim went stale)."""
+
+    @abc.abstractmethod
+    async def claim_deliveries(
+        self, now: datetime, stale_before: datetime, limit: int
+    ) -> list[Job]:
+        """``claim_delivery`` for up to ``limit`` jobs, oldest first, each to one caller only."""
 
     @abc.abstractmethod
     async def jobs_in(

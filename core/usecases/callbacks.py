@@ -13,7 +13,7 @@ from core.ports.callbacks import CallbackStore, ProviderCallback
 from core.ports.clock import Clock
 from core.ports.generation import GenerationError, GenerationPort, TaskStatus
 from core.ports.storage import StoragePort
-from core.usecases.generation import AMBIGUOUS_SUBMIT, ApplyTaskStatus
+from core.usecases.generation import ApplyTaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ class Received(enum.Enum):
     STORED = "stored"
     FORGED = "forged"  # unknown job or wrong token
     NO_TASK = "no_task"  # nothing to match a job by: logged and dropped
+    TASK_MISMATCH = "task_mismatch"  # right token, but another task than the job's: refused
 
 
 @attrs.define
@@ -44,6 +45,16 @@ class ReceiveCallback:
         if not task_id:
             log.warning("callback without a task id job_id=%s", job_id)
             return Received.NO_TASK
+        if job.task_id is not None and task_id != job.task_id:
+            # Misrouted or forged: never stored, and refused so that it shows in the caller's
+            # retries and here. (Before the task id is known it is kept: it may be early.)
+            log.error(
+                "callback task mismatch job_id=%s job_task=%s callback_task=%s",
+                job.id,
+                job.task_id,
+                task_id[:128],
+            )
+            return Received.TASK_MISMATCH
         await self.callbacks.save(
             ProviderCallback(job_id, task_id, status, self.clock.now(), raw[:65536])
         )
@@ -66,14 +77,15 @@ class ProcessCallbacks:
             if job is None:
                 break
             if job.task_id is None:
-                if job.status is JobStatus.SUBMITTING and _ambiguous(job):
+                if job.status is JobStatus.SUBMITTING and job.submit_ambiguous_at is not None:
                     job = await self._adopt(job, callback.task_id)
                 elif job.status in AWAITING_RESULT:
                     continue  # early: createTask's answer is still on its way; keep it
                 else:
                     log.info("callback for a job that ended unsubmitted job_id=%s", job.id)
             elif callback.task_id != job.task_id:
-                # Never trust a result for another task, whatever its token says.
+                # Stored while the task id was unknown, and createTask then named another task:
+                # never trust a result for another task, whatever its token says.
                 log.warning(
                     "callback task mismatch job_id=%s job_task=%s callback_task=%s",
                     job.id,
@@ -112,7 +124,3 @@ class ProcessCallbacks:
             log.warning("status after adoption failed job_id=%s: %s", job.id, exc)
             return adopted
         return await self.apply(job.id, status) or await self.storage.get_job(job.id)
-
-
-def _ambiguous(job: Job) -> bool:
-    return bool(job.error and job.error.startswith(AMBIGUOUS_SUBMIT))

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 import attrs
 
 from core.domain.catalog import Catalog
-from core.domain.jobs import AWAITING_RESULT, RELEASABLE, Job, JobStatus
+from core.domain.errors import IdempotencyConflict, UnknownModel
+from core.domain.jobs import HAS_TASK, RELEASABLE, FailureKind, Job, JobStatus
 from core.domain.ledger import EntryKind
 from core.domain.money import Pricing
-from core.ports.chat import ChatPort
+from core.ports.chat import ChatPort, Progress
 from core.ports.clock import Clock, IdGenerator
 from core.ports.generation import (
-    GenerationAmbiguous,
     GenerationError,
     GenerationPort,
     GenerationRejected,
@@ -26,16 +28,9 @@ from core.ports.generation import (
 from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
 from core.ports.storage import StoragePort
 
-AMBIGUOUS_SUBMIT = "ambiguous submit"
-DOWNLOAD_ATTEMPT = "download attempt "
+log = logging.getLogger(__name__)
 
-
-def download_attempts(error: str | None) -> int:
-    """How many deliveries already failed, as recorded in the job's error (no extra column)."""
-    if not error or not error.startswith(DOWNLOAD_ATTEMPT):
-        return 0
-    number = error[len(DOWNLOAD_ATTEMPT) :].split(":", 1)[0]
-    return int(number) if number.isdigit() else 0
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @attrs.frozen
@@ -90,32 +85,52 @@ class ConfirmGeneration:
 
 @attrs.define
 class FailJob:
-    """Release the hold, end the job, tell the user; a no-op once the job has settled."""
+    """Release the hold, end the job, tell the user; a no-op once the job has settled.
+
+    The user gets one sentence for ``kind`` (plus ``reason`` for a rejected input); the
+    ``detail`` goes to the log and the job's ``error``, never to the chat.
+    """
 
     storage: StoragePort
     chat: ChatPort
     clock: Clock
 
     async def __call__(
-        self, job_id: str, reason: str, status: JobStatus = JobStatus.FAILED
+        self,
+        job_id: str,
+        kind: FailureKind,
+        detail: str,
+        *,
+        reason: str | None = None,
+        status: JobStatus = JobStatus.FAILED,
+        expected: Iterable[JobStatus] = RELEASABLE,
     ) -> Job | None:
         job = await self.storage.settle(
-            job_id, RELEASABLE, status, EntryKind.RELEASE, self.clock.now(), error=reason
+            job_id,
+            expected,
+            status,
+            EntryKind.RELEASE,
+            self.clock.now(),
+            error=detail,
+            failure=kind,
+            failure_reason=reason,
         )
         if job is not None:
-            await self.chat.job_failed(job, reason)
+            log.warning("job failed job_id=%s kind=%s: %s", job.id, kind.value, detail)
+            await self.chat.job_failed(job)
         return job
 
 
 @attrs.define
 class SubmitJob:
-    """Call createTask exactly once for a queued job."""
+    """Call createTask exactly once for a job claimed out of QUEUED."""
 
     storage: StoragePort
     generation: GenerationPort
     catalog: Catalog
     clock: Clock
     fail: FailJob
+    chat: ChatPort
     callback_base: str | None = None
     on_submitted: Callable[[str], Awaitable[object]] | None = None
     """Applies callbacks that arrived before createTask answered (they are stored)."""
@@ -126,32 +141,54 @@ class SubmitJob:
         return f"{self.callback_base.rstrip('/')}/kie/callback/{job.id}/{job.callback_token}"
 
     async def __call__(self, job_id: str) -> Job | None:
+        """Claim one queued job and submit it (the runner claims in batches instead)."""
         job = await self.storage.transition(
             job_id, {JobStatus.QUEUED}, JobStatus.SUBMITTING, self.clock.now()
         )
         if job is None:  # someone else submits it, or it was cancelled meanwhile
             return await self.storage.get_job(job_id)
-        request = TaskRequest(
-            job.id, self.catalog.get(job.model_id), job.params, self.callback_url(job)
-        )
+        return await self.submit_claimed(job)
+
+    async def submit_claimed(self, job: Job) -> Job | None:
+        """createTask for a job this caller moved to SUBMITTING."""
+        try:
+            model = self.catalog.get(job.model_id)
+        except UnknownModel:
+            return await self.fail(job.id, FailureKind.NOT_SUBMITTED, "model left the catalog")
+        request = TaskRequest(job.id, model, job.params, self.callback_url(job))
         try:
             task_id = await self.generation.submit(request)
         except GenerationRejected as exc:
-            return await self.fail(job.id, str(exc) or "rejected")
-        except (GenerationAmbiguous, GenerationError) as exc:
-            # The task may exist: never resubmit. A callback or the reconciler settles it.
-            await self.storage.transition(
-                job.id,
-                {JobStatus.SUBMITTING},
-                JobStatus.SUBMITTING,
-                self.clock.now(),
-                error=f"{AMBIGUOUS_SUBMIT}: {exc}",
+            return await self.fail(
+                job.id, exc.kind, str(exc) or type(exc).__name__, reason=exc.reason
             )
-            return await self._after(job.id)
+        except GenerationError as exc:
+            # Ambiguous (or an error that does not say the task was refused): the task may
+            # exist, so never resubmit. A callback settles it, or the bounded wait releases it.
+            return await self.record_ambiguous(job, str(exc) or type(exc).__name__)
         await self.storage.transition(
             job.id, {JobStatus.SUBMITTING}, JobStatus.SUBMITTED, self.clock.now(), task_id=task_id
         )
         return await self._after(job.id)
+
+    async def record_ambiguous(self, job: Job, detail: str) -> Job | None:
+        """createTask's answer is lost: record when, apply any stored callback, and tell the
+        user the outcome is being checked if nothing settled it meanwhile."""
+        marked = await self.storage.transition(
+            job.id,
+            {JobStatus.SUBMITTING},
+            JobStatus.SUBMITTING,
+            self.clock.now(),
+            submit_ambiguous_at=self.clock.now(),
+            error=detail,
+        )
+        if marked is None:  # settled meanwhile
+            return await self.storage.get_job(job.id)
+        log.warning("createTask outcome unknown job_id=%s: %s", job.id, detail)
+        after = await self._after(job.id)
+        if after is not None and after.status is JobStatus.SUBMITTING and after.task_id is None:
+            await self.chat.job_progress(after, Progress.CHECKING)
+        return after
 
     async def _after(self, job_id: str) -> Job | None:
         if self.on_submitted is not None:
@@ -161,90 +198,146 @@ class SubmitJob:
 
 @attrs.define
 class DeliverResult:
-    """Claim a succeeded job, download its files and send them; resend rather than lose.
+    """Claim a produced result, fetch its files, send them, and only then capture the price.
 
-    A file over ``max_bytes`` (Telegram's upload limit) is sent as its link instead. A download
-    that keeps failing ends after ``max_attempts`` claims with a message to the user: the result
-    was produced and captured, so the job ends DELIVERED with the error kept, never looping.
+    A download that fails is retried within seconds (``backoff``, doubling, ``max_attempts``
+    in all); when it keeps failing the hold is released and the user told. A file over
+    ``max_bytes`` (Telegram's upload limit) is handed over as its link, which counts as
+    delivered. A crash mid-send leaves a claim that goes stale after ``claim_lease`` and is
+    sent again: a result may be resent, never lost, and paid once.
     """
 
     storage: StoragePort
     downloader: MediaDownloader
     chat: ChatPort
     clock: Clock
+    fail: FailJob
     max_bytes: int = 50 * 1024 * 1024
     claim_lease: timedelta = timedelta(minutes=5)
-    max_attempts: int = 3
+    max_attempts: int = 4
+    backoff: float = 2.0
+    sleep: Sleep = asyncio.sleep
+
+    def delay_after(self, failures: int) -> float:
+        """Seconds to wait after the n-th failed download: 2, 4, 8… by default."""
+        return float(self.backoff * 2 ** max(0, failures - 1))
 
     async def __call__(self, job_id: str) -> Job | None:
         now = self.clock.now()
         job = await self.storage.claim_delivery(job_id, now, now - self.claim_lease)
         if job is None:
             return None
-        files: list[Downloaded] = []
-        links: list[str] = []
-        try:
-            for result in job.result:
-                try:
-                    files.append(await self.downloader.download(result.url, self.max_bytes))
-                except TooLarge:
-                    links.append(result.url)
-        except DownloadError as exc:
-            return await self._failed_download(job, exc)
-        await self.chat.deliver(job, [(f.filename, f.content, f.mime) for f in files], links)
-        return await self.storage.transition(
-            job.id, {JobStatus.DELIVERING}, JobStatus.DELIVERED, self.clock.now()
-        )
+        return await self.deliver_claimed(job)
 
-    async def _failed_download(self, job: Job, exc: DownloadError) -> Job | None:
-        now = self.clock.now()
-        attempts = download_attempts(job.error) + 1
-        if attempts < self.max_attempts:
-            # Keep the claim: it goes stale and the reconciler tries again.
-            await self.storage.transition(
-                job.id,
-                {JobStatus.DELIVERING},
-                JobStatus.DELIVERING,
-                now,
-                error=f"{DOWNLOAD_ATTEMPT}{attempts}: {exc}",
-            )
-            return None
-        await self.chat.delivery_failed(job, str(exc))
-        return await self.storage.transition(
+    async def deliver_claimed(self, job: Job) -> Job | None:
+        """Deliver a job this caller moved to DELIVERING."""
+        await self.chat.job_progress(job, Progress.FETCHING)
+        fetched = await self._fetch_all(job)
+        if isinstance(fetched, DownloadError):
+            return await self._undeliverable(job, f"result download failed: {fetched}")
+        files, links = fetched
+        sent = [(f.filename, f.content, f.mime) for f in files]
+        if not await self.chat.deliver(job, sent, links):
+            return await self._undeliverable(job, "the chat cannot receive messages")
+        return await self.storage.settle(
             job.id,
             {JobStatus.DELIVERING},
             JobStatus.DELIVERED,
-            now,
-            error=f"result not downloadable after {attempts} attempts: {exc}",
+            EntryKind.CAPTURE,
+            self.clock.now(),
         )
+
+    async def _fetch_all(self, job: Job) -> tuple[list[Downloaded], list[str]] | DownloadError:
+        """Every file (or its URL when it is too large to upload), or the last download error
+        once ``max_attempts`` downloads of this job failed."""
+        failures = job.delivery_attempts
+        files: list[Downloaded] = []
+        links: list[str] = []
+        for result in job.result:
+            while True:
+                try:
+                    files.append(await self.downloader.download(result.url, self.max_bytes))
+                    break
+                except TooLarge:
+                    links.append(result.url)
+                    break
+                except DownloadError as exc:
+                    failures += 1
+                    log.warning(
+                        "result download failed job_id=%s attempt=%d/%d: %s",
+                        job.id,
+                        failures,
+                        self.max_attempts,
+                        exc,
+                    )
+                    # Counting refreshes the claim, so retrying never outlives its lease.
+                    recorded = await self.storage.transition(
+                        job.id,
+                        {JobStatus.DELIVERING},
+                        JobStatus.DELIVERING,
+                        self.clock.now(),
+                        delivery_attempts=failures,
+                        error=str(exc),
+                    )
+                    if recorded is None or failures >= self.max_attempts:
+                        return exc
+                    await self.sleep(self.delay_after(failures))
+        return files, links
+
+    async def _undeliverable(self, job: Job, detail: str) -> Job | None:
+        try:
+            return await self.fail(
+                job.id, FailureKind.UNDELIVERABLE, detail, expected={JobStatus.DELIVERING}
+            )
+        except IdempotencyConflict:
+            # Only a job whose price was captured when its task succeeded (before capture
+            # waited for delivery) gets here. The capture stands (settling replays it as a
+            # no-op), so the job ends as those did, with the failure recorded for operators.
+            log.error("undeliverable result was already paid for job_id=%s: %s", job.id, detail)
+            return await self.storage.settle(
+                job.id,
+                {JobStatus.DELIVERING},
+                JobStatus.DELIVERED,
+                EntryKind.CAPTURE,
+                self.clock.now(),
+                failure=FailureKind.UNDELIVERABLE,
+                error=detail,
+            )
 
 
 @attrs.define
 class ApplyTaskStatus:
-    """Drive a job from the provider's report; callbacks and polling both come here."""
+    """Drive a job from the provider's report; callbacks and polling both come here.
+
+    A success only records the result and wakes the runner, which delivers it; the money is
+    captured once the result reached the user.
+    """
 
     storage: StoragePort
     clock: Clock
     fail: FailJob
-    deliver: DeliverResult
+    on_succeeded: Callable[[], None] = lambda: None
 
     async def __call__(self, job_id: str, status: TaskStatus) -> Job | None:
         now = self.clock.now()
         if status.state is TaskState.SUCCEEDED:
             if not status.files:
-                return await self.fail(job_id, "the provider reported success without a result")
-            job = await self.storage.settle(
-                job_id,
-                AWAITING_RESULT,
-                JobStatus.SUCCEEDED,
-                EntryKind.CAPTURE,
-                now,
-                result=status.files,
-                error=None,
+                return await self.fail(
+                    job_id, FailureKind.PROVIDER_ERROR, "success reported without a result"
+                )
+            job = await self.storage.transition(
+                job_id, HAS_TASK, JobStatus.SUCCEEDED, now, result=status.files, error=None
             )
-            return await self.deliver(job_id) if job is not None else None
+            if job is not None:
+                self.on_succeeded()
+            return job
         if status.state is TaskState.FAILED:
-            return await self.fail(job_id, status.error or "generation failed")
+            return await self.fail(
+                job_id,
+                status.failure,
+                status.error or "generation failed",
+                reason=status.reason,
+            )
         if status.state is TaskState.RUNNING:
             return await self.storage.transition(
                 job_id, {JobStatus.SUBMITTED}, JobStatus.RUNNING, now

@@ -1,27 +1,32 @@
-"""The reconciler: finishes whatever callbacks and handlers left behind (a singleton job)."""
+"""The reconciler: finishes whatever callbacks and the job runner left behind (a singleton).
+
+It applies stored callbacks whose after-response step died, polls the provider for jobs
+awaiting a result, ends jobs that waited too long (with a refund), and bounds the wait of a
+job whose createTask answer was lost. Submitting and delivering are the job runner's.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import attrs
 
-from core.domain.catalog import Catalog
+from core.domain.catalog import Catalog, CategoryTimes
 from core.domain.errors import UnknownModel
-from core.domain.jobs import AWAITING_RESULT, Job, JobStatus
+from core.domain.jobs import AWAITING_RESULT, FailureKind, Job, JobStatus
 from core.ports.callbacks import CallbackStore
 from core.ports.clock import Clock
 from core.ports.generation import GenerationError, GenerationPort
 from core.ports.storage import StoragePort
-from core.usecases.generation import ApplyTaskStatus, DeliverResult, FailJob, SubmitJob
+from core.usecases.generation import ApplyTaskStatus, FailJob, SubmitJob
 
 log = logging.getLogger(__name__)
 
 
 def poll_interval(age: timedelta) -> timedelta:
-    """kie-api.md §1.3: every 2–3 s for the first 30 s, 5–10 s, then 15–30 s after 2 min."""
+    """Often while a fast result is likely, then less and less: 3 s, 10 s, then 30 s."""
     if age < timedelta(seconds=30):
         return timedelta(seconds=3)
     if age < timedelta(minutes=2):
@@ -29,22 +34,16 @@ def poll_interval(age: timedelta) -> timedelta:
     return timedelta(seconds=30)
 
 
-# Give up per category (kie-api.md §10.5: ~15 min images, 30–60 min video).
-EXPIRY_BY_CATEGORY: Mapping[str, timedelta] = {
-    "image": timedelta(minutes=15),
-    "image_edit": timedelta(minutes=15),
-    "upscale": timedelta(minutes=20),
-    "audio": timedelta(minutes=30),
-    "video": timedelta(minutes=60),
-}
-
-
 @attrs.frozen
 class ReconcileReport:
-    submitted: int = 0
     polled: int = 0
     expired: int = 0
-    delivered: int = 0
+    stalled: int = 0
+    """Submissions found hanging (their process stopped): now waiting for a confirmation."""
+    unconfirmed: int = 0
+    """Jobs released because nothing confirmed their task within the category's wait."""
+    unsubmitted: int = 0
+    """Jobs released because no runner took them out of the queue in time."""
 
 
 @attrs.define
@@ -55,25 +54,37 @@ class ReconcileJobs:
     submit: SubmitJob
     apply: ApplyTaskStatus
     fail: FailJob
-    deliver: DeliverResult
     poll_after: timedelta = timedelta(seconds=0)
-    queued_grace: timedelta = timedelta(seconds=30)
     expire_after: timedelta = timedelta(minutes=30)
-    delivery_lease: timedelta = timedelta(minutes=5)
+    """How long a task may run, for a job whose model is not in the catalog."""
+    unconfirmed_after: timedelta = timedelta(minutes=5)
+    """How long a lost createTask answer waits for a confirmation, likewise."""
+    stall_after: timedelta = timedelta(minutes=2)
+    """A submission older than this without an answer recorded was cut off mid-call (well
+    beyond createTask's own timeout): its outcome is treated as unknown."""
+    queued_timeout: timedelta = timedelta(minutes=10)
+    """A queued job no runner claimed within this is released (no runner is running)."""
     callbacks: CallbackStore | None = None
     process_callbacks: Callable[[str], Awaitable[object]] | None = None
     catalog: Catalog | None = None
-    """With a catalog, jobs expire on EXPIRY_BY_CATEGORY instead of ``expire_after``."""
+    """With a catalog, each job waits as long as its model's category allows."""
     _polled: dict[str, datetime] = attrs.field(factory=dict, init=False)
 
-    def _expiry(self, job: Job) -> timedelta:
+    def _times(self, job: Job) -> CategoryTimes | None:
         if self.catalog is None:
-            return self.expire_after
+            return None
         try:
-            category = self.catalog.get(job.model_id).category.value
+            return self.catalog.times_of(self.catalog.get(job.model_id).category)
         except UnknownModel:
-            return self.expire_after
-        return EXPIRY_BY_CATEGORY.get(category, self.expire_after)
+            return None
+
+    def _expiry(self, job: Job) -> timedelta:
+        times = self._times(job)
+        return times.expiry if times else self.expire_after
+
+    def _unconfirmed_wait(self, job: Job) -> timedelta:
+        times = self._times(job)
+        return times.unconfirmed if times else self.unconfirmed_after
 
     def _due(self, job: Job, now: datetime) -> bool:
         last = self._polled.get(job.id)
@@ -81,24 +92,34 @@ class ReconcileJobs:
 
     async def run_once(self) -> ReconcileReport:
         now = self.clock.now()
-        submitted = polled = expired = delivered = 0
+        polled = expired = stalled = unconfirmed = unsubmitted = 0
 
         # Stored callbacks first: the background step after the 200 may have died.
         if self.callbacks is not None and self.process_callbacks is not None:
             for job_id in await self.callbacks.jobs_with_pending():
                 await self.process_callbacks(job_id)
 
-        for job in await self.storage.jobs_in({JobStatus.QUEUED}, now - self.queued_grace):
-            await self.submit(job.id)
-            submitted += 1
+        for job in await self.storage.jobs_in({JobStatus.QUEUED}, now - self.queued_timeout):
+            unsubmitted += bool(
+                await self.fail(job.id, FailureKind.NOT_SUBMITTED, "never taken from the queue")
+            )
 
         for job in await self.storage.jobs_in(AWAITING_RESULT, now - self.poll_after):
-            if now - job.created_at > self._expiry(job):
-                if await self.fail(job.id, "timed out", JobStatus.EXPIRED):
-                    expired += 1
-                self._polled.pop(job.id, None)
+            if job.task_id is None:
+                outcome = await self._without_task(job, now)
+                stalled += outcome == "stalled"
+                unconfirmed += outcome == "unconfirmed"
                 continue
-            if job.task_id is None:  # ambiguous submit: only a callback or expiry settles it
+            if now - job.created_at > self._expiry(job):
+                expired += bool(
+                    await self.fail(
+                        job.id,
+                        FailureKind.TIMED_OUT,
+                        f"no result after {self._expiry(job)}",
+                        status=JobStatus.EXPIRED,
+                    )
+                )
+                self._polled.pop(job.id, None)
                 continue
             if not self._due(job, now):
                 continue
@@ -112,11 +133,20 @@ class ReconcileJobs:
             polled += 1
             if settled is not None and settled.status not in AWAITING_RESULT:
                 self._polled.pop(job.id, None)
-            delivered += settled is not None and settled.status is JobStatus.DELIVERED
+        return ReconcileReport(polled, expired, stalled, unconfirmed, unsubmitted)
 
-        for job in await self.storage.jobs_in({JobStatus.SUCCEEDED}, now):
-            delivered += await self.deliver(job.id) is not None
-        stale = await self.storage.jobs_in({JobStatus.DELIVERING}, now - self.delivery_lease)
-        for job in stale:
-            delivered += await self.deliver(job.id) is not None
-        return ReconcileReport(submitted, polled, expired, delivered)
+    async def _without_task(self, job: Job, now: datetime) -> str | None:
+        """A submitting job with no task: only a callback can name its task, so wait for one,
+        but not longer than the category allows."""
+        if job.submit_ambiguous_at is None:
+            if now - job.updated_at < self.stall_after:
+                return None  # createTask is still in flight
+            await self.submit.record_ambiguous(job, "no createTask answer was recorded")
+            return "stalled"
+        wait = self._unconfirmed_wait(job)
+        if now - job.submit_ambiguous_at <= wait:
+            return None
+        released = await self.fail(
+            job.id, FailureKind.UNCONFIRMED, f"no sign of the task within {wait} of a lost answer"
+        )
+        return "unconfirmed" if released else None

@@ -458,6 +458,31 @@ async def test_kie_create_502_is_ambiguous_and_failures_map(
         await HttpxDownloader(http).download(page.url, 10_000_000)
 
 
+@pytest.mark.parametrize("mirror", [False, True], ids=["body-code", "http-status"])
+async def test_kie_record_still_null_after_create_reads_as_not_finished(
+    http: httpx.AsyncClient, mirror: bool
+) -> None:
+    # Held invisible until finished, so nothing here depends on how fast the test runs.
+    late = Outcome("late_record", invisible_code=422, visible_after=3600.0, hold=True)
+    with FakeKieServer(mirror_status=mirror).running() as server:
+        server.script(late)
+        gen = generation(server, http)
+        task_id = await gen.submit(request("a late fox"))
+        raw = await http.get(
+            f"{server.api_base}/api/v1/jobs/recordInfo",
+            params={"taskId": task_id},
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+        assert raw.status_code == (422 if mirror else 200)
+        assert (raw.json()["code"], raw.json()["msg"]) == (422, "recordInfo is null")
+        assert (await gen.status(task_id)).state is TaskState.PENDING
+
+        server.finish(task_id, "success")
+        status = await gen.status(task_id)
+    assert status.state is TaskState.SUCCEEDED
+    assert [f.kind for f in status.files] == [MediaKind.IMAGE]
+
+
 async def test_kie_callback_reaches_the_receiver_and_uploads_are_served(
     kie: FakeKieServer, http: httpx.AsyncClient
 ) -> None:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
-from adapters.postgres.kie_callbacks import PsycopgCallbackStore
+from adapters.postgres.kie_callbacks import PsycopgCallbackStore, _callback
 from adapters.postgres.pool import open_pool
 from core.domain.catalog import MediaKind
-from core.domain.jobs import ResultFile
+from core.domain.jobs import FailureKind, ResultFile
 from core.ports.callbacks import CallbackStore, ProviderCallback
 from core.ports.generation import TaskState, TaskStatus
 
@@ -52,6 +52,46 @@ async def test_saved_callbacks_round_trip_in_order(callbacks: CallbackStore) -> 
     assert pending[1][1] == cb("j1", TaskState.SUCCEEDED, 5)
     assert (await callbacks.pending("j2"))[0][1].status.error == "boom"
     assert await callbacks.pending("nobody") == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (FailureKind.REJECTED, "The prompt was flagged by the content policy"),
+        (FailureKind.MAINTENANCE, None),
+        (FailureKind.TIMED_OUT, None),
+    ],
+)
+async def test_a_failed_callback_keeps_its_kind_and_reason(
+    callbacks: CallbackStore, failure: FailureKind, reason: str | None
+) -> None:
+    status = TaskStatus(TaskState.FAILED, error="flagged (400)", failure=failure, reason=reason)
+    saved = ProviderCallback("j1", "task-j1", status, T0, "{}")
+    await callbacks.save(saved)
+    [(_, pending)] = await callbacks.pending("j1")
+    assert (pending.status.failure, pending.status.reason) == (failure, reason)
+    assert pending == saved
+
+
+def test_a_row_stored_without_a_kind_reads_as_a_provider_error() -> None:
+    # Callbacks saved before the kind had a column of its own.
+    row: dict[str, object] = {
+        "job_id": "j1",
+        "task_id": "task-j1",
+        "state": "failed",
+        "files": [],
+        "error": "boom",
+        "failure": None,
+        "reason": None,
+        "raw": "{}",
+        "received_at": T0,
+    }
+    status = _callback(row).status
+    assert (status.state, status.failure, status.reason) == (
+        TaskState.FAILED,
+        FailureKind.PROVIDER_ERROR,
+        None,
+    )
 
 
 async def test_duplicates_are_stored_and_marked_done_one_by_one(callbacks: CallbackStore) -> None:

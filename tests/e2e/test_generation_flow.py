@@ -41,23 +41,28 @@ async def test_start_to_delivered_image_reduces_balance_by_price(harness: BotHar
 
     jobs = list(harness.storage.jobs.values())
     assert len(jobs) == 1
-    assert jobs[0].status is JobStatus.SUBMITTED
+    assert jobs[0].status is JobStatus.QUEUED  # the handler never waits for the provider
     assert (await harness.storage.balance(USER)).held == 76
     answers = [r.text for r in harness.api.requests if isinstance(r, AnswerCallbackQuery)]
     assert "This generation has already started." in answers
     assert any("generating" in t for t in harness.api.texts())
 
+    assert await harness.run_jobs() == 1
+    assert harness.storage.jobs[jobs[0].id].status is JobStatus.SUBMITTED
     harness.clock.advance(seconds=5)
-    report = await harness.reconcile()
+    assert (await harness.reconcile()).polled == 1
+    assert harness.api.sent(SendPhoto) == []
+    assert (await harness.storage.balance(USER)).held == 76  # produced, not delivered yet
 
-    assert report.delivered == 1
+    assert await harness.run_jobs() == 1
+
     photos = harness.api.sent(SendPhoto)
     assert len(photos) == 1
     assert photos[0].chat_id == USER
     assert photos[0].caption == "Z-Image · 0.76 RUB"
     assert photos[0].photo.data.startswith(b"\x89PNG")
-    edits = [r for r in harness.api.requests if isinstance(r, EditMessageText)]
-    assert edits[-1].text == "✅ Z-Image"
+    edits = [r.text for r in harness.api.requests if isinstance(r, EditMessageText)]
+    assert edits[-2:] == ["⏳ Z-Image: ready, fetching the result…", "✅ Z-Image"]
     balance = await harness.storage.balance(USER)
     assert (balance.total, balance.held) == (10_000 - 76, 0)
     assert harness.storage.jobs[jobs[0].id].status is JobStatus.DELIVERED
@@ -68,14 +73,30 @@ async def test_failed_generation_returns_the_hold_and_tells_the_user(
 ) -> None:
     confirm = await open_confirmation(harness, "please #fail now")
     await harness.feed(callback(USER, confirm))
+    await harness.run_jobs()
     harness.clock.advance(seconds=5)
     await harness.reconcile()
 
     balance = await harness.storage.balance(USER)
     assert (balance.total, balance.held) == (10_000, 0)
     assert harness.api.sent(SendPhoto) == []
-    assert "the generation failed" in harness.api.texts()[-1]
-    assert "0.76 RUB returned" in harness.api.texts()[-1]
+    assert harness.api.texts()[-1] == (
+        "❌ Z-Image: the generation failed on Kie.ai's side. 0.76 RUB returned to your balance."
+    )
+    assert "stub failure" not in harness.api.texts()[-1]  # the detail goes to the log
+    assert last_markup_data(harness) == ["m:home"]  # and a way back to the menu
+
+
+async def test_russian_failure_text(harness: BotHarness) -> None:
+    await harness.feed(message(USER, "/start", lang="ru"))
+    confirm = await open_confirmation(harness, "please #fail now")
+    await harness.feed(callback(USER, confirm))
+    await harness.run_jobs()
+    harness.clock.advance(seconds=5)
+    await harness.reconcile()
+    assert harness.api.texts()[-1] == (
+        "❌ Z-Image: генерация не удалась на стороне Kie.ai. 0.76 RUB возвращено на баланс."
+    )
 
 
 async def test_short_balance_shows_missing_amount_and_no_confirm_button() -> None:

@@ -12,6 +12,7 @@ import pytest
 import respx
 import stamina
 
+from core.domain.jobs import JobStatus
 from tests.conftest import TOKEN, BotHarness
 from tests.e2e.test_generation_flow import USER, last_markup_data
 from tests.fakes.updates import callback, message
@@ -108,6 +109,7 @@ async def test_image_edit_photo_then_prompt_then_confirm_sends_the_hosted_url(
     await harness.feed(message(USER, "make it snow"))
     assert "image_urls: 1 file(s)" in harness.api.texts()[-1]
     await harness.feed(callback(USER, confirm_button(harness)))
+    await harness.run_jobs()  # the job runner's createTask
 
     assert upload.call_count == 1
     assert JPEG in upload.calls.last.request.content
@@ -129,6 +131,7 @@ async def test_upscale_without_prompt_goes_from_photo_to_confirm(kie: respx.Mock
     await harness.feed(photo("ph-2"))  # no file_size: checked after the download
     assert "Check and confirm" in harness.api.texts()[-1]
     await harness.feed(callback(USER, confirm_button(harness)))
+    await harness.run_jobs()  # the job runner's createTask
     sent = json.loads(create.calls.last.request.content)
     assert sent["input"] == {"image": HOSTED}
 
@@ -208,5 +211,8 @@ async def test_stub_mode_hosts_the_photo_in_process() -> None:
     job = next(iter(harness.storage.jobs.values()))
     (url,) = job.params["image"]
     assert url.startswith("https://stub-uploads.invalid/")
+    await harness.run_jobs()
     harness.clock.advance(seconds=5)
-    assert (await harness.reconcile()).delivered == 1
+    assert (await harness.reconcile()).polled == 1
+    assert await harness.run_jobs() == 1
+    assert harness.storage.jobs[job.id].status is JobStatus.DELIVERED

@@ -1,5 +1,6 @@
-"""Media out: media groups, links above Telegram's upload limit, and a bounded end for results
-that cannot be downloaded (respx serves the result files, FakeBotApi records the sends)."""
+"""Media out: media groups, links above Telegram's upload limit, and a bounded end — with the
+money returned — for results that cannot be downloaded (respx serves the result files,
+FakeBotApi records the sends)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import stamina
 from aiogram.methods import SendAudio, SendMediaGroup, SendMessage, SendPhoto
 
 from adapters.media.downloader import HttpxDownloader
-from core.domain.jobs import JobStatus
+from core.domain.jobs import FailureKind, JobStatus
 from core.ports.media import TooLarge
 from tests.conftest import BotHarness
-from tests.e2e.test_generation_flow import USER, open_confirmation
+from tests.e2e.test_generation_flow import USER, last_markup_data, open_confirmation
 from tests.e2e.test_kie_flow import API, CDN, PNG, post_callback
 from tests.fakes.updates import callback
 
@@ -45,6 +46,7 @@ async def succeed_with(harness: BotHarness, kie: respx.MockRouter, urls: list[st
         return_value=httpx.Response(200, json={"code": 200, "msg": "ok", "data": {"taskId": "t1"}})
     )
     await harness.feed(callback(USER, await open_confirmation(harness, "many foxes")))
+    await harness.run_jobs()
     body = {
         "code": 200,
         "msg": "ok",
@@ -101,29 +103,57 @@ async def test_a_file_over_the_upload_limit_is_sent_as_a_link(kie: respx.MockRou
     assert len(links) == 1
     assert "larger than Telegram allows" in links[0]
     assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED
-    assert (await harness.reconcile()).delivered == 0  # delivered once, not retried
+    balance = await harness.storage.balance(USER)
+    assert (balance.total, balance.held) == (10_000 - 76, 0)  # handed over: paid
+    assert await harness.run_jobs() == 0  # delivered once, not retried
 
 
-async def test_a_result_that_keeps_failing_to_download_ends_with_a_message(
+async def test_an_html_page_instead_of_the_result_is_retried_within_seconds_then_refunded(
     kie: respx.MockRouter,
 ) -> None:
     harness = harness_with()
-    gone = kie.get(f"{CDN}/gone.png").mock(return_value=httpx.Response(404))
-    job_id = await succeed_with(harness, kie, [f"{CDN}/gone.png"])
-    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERING
+    page = kie.get(f"{CDN}/out.png").mock(
+        return_value=httpx.Response(
+            200, text="<!DOCTYPE html><html>Access denied</html>", headers={"Content-Type": ""}
+        )
+    )
+    job_id = await succeed_with(harness, kie, [f"{CDN}/out.png"])
 
-    for _ in range(5):  # the claim goes stale and the reconciler retries, a bounded number
-        harness.clock.advance(seconds=301)
-        await harness.reconcile()
-
-    assert gone.call_count == 3
+    assert page.call_count == 3  # delivery_max_attempts
+    assert harness.sleep.waits == [2.0, 4.0]  # seconds apart, not a five-minute lease
     job = harness.storage.jobs[job_id]
-    assert job.status is JobStatus.DELIVERED
-    assert job.error is not None
-    assert "not downloadable after 3 attempts" in job.error
-    assert "could not be downloaded (HTTP 404" in harness.api.texts()[-1]
+    assert (job.status, job.failure) == (JobStatus.FAILED, FailureKind.UNDELIVERABLE)
+    assert job.delivery_attempts == 3
+    assert "HTML" in (job.error or "")
+    texts = harness.api.texts()
+    assert "⏳ Z-Image: ready, fetching the result…" in texts
+    assert texts[-1] == (
+        "❌ Z-Image: the result could not be fetched. 0.76 RUB returned to your balance."
+    )
+    assert last_markup_data(harness) == ["m:home"]
+    assert harness.api.sent(SendPhoto) == []
     balance = await harness.storage.balance(USER)
-    assert (balance.total, balance.held) == (10_000 - 76, 0)  # produced and captured
+    assert (balance.total, balance.held) == (10_000, 0)  # never charged for it
+    assert await harness.run_jobs() == 0  # ended, not retried on a lease
+
+
+async def test_a_download_that_fails_once_is_delivered_on_the_retry(
+    kie: respx.MockRouter,
+) -> None:
+    harness = harness_with()
+    flaky = kie.get(f"{CDN}/out.png").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(200, content=PNG, headers={"Content-Type": "image/png"}),
+        ]
+    )
+    job_id = await succeed_with(harness, kie, [f"{CDN}/out.png"])
+    assert flaky.call_count == 2
+    assert harness.sleep.waits == [2.0]
+    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED
+    assert len(harness.api.sent(SendPhoto)) == 1
+    balance = await harness.storage.balance(USER)
+    assert (balance.total, balance.held) == (10_000 - 76, 0)
 
 
 async def _chunks(size: int) -> AsyncIterator[bytes]:

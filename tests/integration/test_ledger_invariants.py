@@ -9,8 +9,9 @@ import pytest
 
 from adapters.postgres.pool import open_pool
 from adapters.postgres.storage import PsycopgStorage
+from core.domain.catalog import MediaKind
 from core.domain.errors import IdempotencyConflict, InsufficientFunds
-from core.domain.jobs import JobStatus
+from core.domain.jobs import JobStatus, ResultFile
 from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold
 from core.ports.storage import Posted
 from tests.contract.factories import at, job, topup
@@ -120,12 +121,25 @@ async def test_replaying_confirm_and_settle_moves_money_once(pg_storage: Psycopg
     for _ in range(2):
         await pg_storage.create_job_with_hold(job("j1", price=300))
     assert await pg_storage.balance(1) == Balance(1000, 300)
-    q = {JobStatus.QUEUED}
-    first = await pg_storage.settle("j1", q, JobStatus.SUCCEEDED, EntryKind.CAPTURE, at(1))
-    again = await pg_storage.settle("j1", q, JobStatus.SUCCEEDED, EntryKind.CAPTURE, at(2))
+    # The legal way to a capture: claimed, submitted, produced, claimed for delivery.
+    s = JobStatus
+    assert await pg_storage.transition("j1", {s.QUEUED}, s.SUBMITTING, at(1))
+    assert await pg_storage.transition("j1", {s.SUBMITTING}, s.SUBMITTED, at(2), task_id="t-j1")
+    result = (ResultFile(MediaKind.IMAGE, "https://cdn.test/j1.png"),)
+    assert await pg_storage.transition("j1", {s.SUBMITTED}, s.SUCCEEDED, at(3), result=result)
+    assert await pg_storage.claim_delivery("j1", at(4), stale_before=at(4))
+    assert await pg_storage.balance(1) == Balance(1000, 300)  # a result alone is still held
+    d = {s.DELIVERING}
+    first = await pg_storage.settle("j1", d, s.DELIVERED, EntryKind.CAPTURE, at(5))
+    again = await pg_storage.settle("j1", d, s.DELIVERED, EntryKind.CAPTURE, at(6))
     assert first is not None
+    assert first.status is s.DELIVERED
     assert again is None
+    replayed, created = await pg_storage.create_job_with_hold(job("j1", price=300))
+    assert (replayed.status, created) == (s.DELIVERED, False)
     assert await pg_storage.balance(1) == Balance(700, 0)
+    kinds = [e.kind for e in await pg_storage.entries(1, limit=100)]
+    assert kinds == [EntryKind.CAPTURE, EntryKind.HOLD, EntryKind.TOPUP]
 
 
 @pytest.mark.parametrize(

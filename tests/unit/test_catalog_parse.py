@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.domain.catalog_parse import parse_catalog, parse_model
+from adapters.catalog.loader import DEFAULT_DIR, load_catalog
+from core.domain.catalog import Category
+from core.domain.catalog_parse import parse_catalog, parse_categories, parse_model
 from core.domain.errors import CatalogError, InvalidParams
 from core.domain.money import Pricing
 
@@ -98,3 +101,32 @@ def test_validation_rejects_unknown_long_and_missing_values() -> None:
         spec.validate({"prompt": "ok", "seed": 1})
     with pytest.raises(InvalidParams, match="must be one of S, L"):
         spec.validate({"prompt": "ok", "size": "M"})
+
+
+def test_every_category_needs_its_times_in_minutes() -> None:
+    good = {c.value: {"expiry_minutes": 15, "unconfirmed_minutes": "0.5"} for c in Category}
+    times = parse_categories(good)
+    assert times[Category.IMAGE].unconfirmed.total_seconds() == 30
+    missing = dict(good)
+    del missing["video"]
+    with pytest.raises(CatalogError, match=r"'video'.*needs a table"):
+        parse_categories(missing)
+    with pytest.raises(CatalogError, match=r"unconfirmed_minutes.*above 0"):
+        parse_categories({**good, "image": {"expiry_minutes": 1, "unconfirmed_minutes": 0}})
+    with pytest.raises(CatalogError, match=r"'sculpture'.*is not one of"):
+        parse_categories({**good, "sculpture": {"expiry_minutes": 1, "unconfirmed_minutes": 1}})
+    with pytest.raises(CatalogError, match=r"expiry_seconds.*not a known field"):
+        parse_categories({**good, "audio": {"expiry_seconds": 1, "unconfirmed_minutes": 1}})
+
+
+def test_a_catalog_dir_without_times_keeps_the_bundled_ones(tmp_path: Path) -> None:
+    (tmp_path / "image.toml").write_text((DEFAULT_DIR / "image.toml").read_text())
+    bundled = load_catalog().times
+    assert load_catalog(tmp_path).times == bundled
+    (tmp_path / "categories.toml").write_text(
+        "\n".join(
+            f"[categories.{c.value}]\nexpiry_minutes = 2\nunconfirmed_minutes = 0.1"
+            for c in Category
+        )
+    )
+    assert load_catalog(tmp_path).times[Category.IMAGE].unconfirmed.total_seconds() == 6

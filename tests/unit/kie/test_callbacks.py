@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import attrs
 import httpx
+import pytest
 import respx
 
-from core.domain.jobs import JobStatus
+from core.domain.jobs import FailureKind, JobStatus
 from core.domain.ledger import EntryKind
+from core.ports.chat import Progress
 
 from .world import (
     CDN,
@@ -42,7 +45,7 @@ def captures(world: World) -> int:
 async def submitted(world: World, kie: respx.MockRouter, task_id: str = "t-1"):  # type: ignore[no-untyped-def]
     kie.post(CREATE).mock(return_value=created(task_id))
     job = await world.job()
-    await world.submit(job.id)
+    assert await world.runner.run_once() == 1
     return await world.storage.get_job(job.id)
 
 
@@ -118,18 +121,60 @@ async def test_running_then_failure_refunds(kie: respx.MockRouter) -> None:
     await world.post(job, running_body("t-1"))
     assert world.storage.jobs[job.id].status is JobStatus.RUNNING
     await world.post(job, fail_body("t-1"))
-    assert world.storage.jobs[job.id].status is JobStatus.FAILED
-    assert "Internal error" in world.chat.failed[0][1]
+    failed = world.storage.jobs[job.id]
+    assert (failed.status, failed.failure) == (JobStatus.FAILED, FailureKind.PROVIDER_ERROR)
+    assert "Internal error" in (failed.error or "")  # the detail is kept for the log only
+    assert world.chat.failed == [(job.id, FailureKind.PROVIDER_ERROR, None)]
     assert await world.balance() == (10_000, 0)
 
 
-async def test_success_for_another_task_id_is_never_trusted(kie: respx.MockRouter) -> None:
+async def test_a_refused_input_callback_tells_the_user_kies_reason(kie: respx.MockRouter) -> None:
     world = World()
     job = await submitted(world, kie)
-    response = await world.post(job, success_body("someone-elses-task"))
-    assert response.status_code == 200  # stored and logged; a non-200 would only cause retries
+    body = fail_body("t-1")
+    body["data"].update(failCode="422", failMsg="Your prompt was flagged by the safety system.")
+    assert (await world.post(job, body)).status_code == 200
+    assert world.chat.failed == [
+        (job.id, FailureKind.REJECTED, "Your prompt was flagged by the safety system")
+    ]
+    assert await world.balance() == (10_000, 0)
+
+
+async def test_a_maintenance_failure_callback_has_its_kind(kie: respx.MockRouter) -> None:
+    world = World()
+    job = await submitted(world, kie)
+    body = fail_body("t-1")
+    body["data"].update(failCode=455, failMsg="Service unavailable: system maintenance")
+    await world.post(job, body)
+    assert world.storage.jobs[job.id].failure is FailureKind.MAINTENANCE
+
+
+async def test_a_callback_for_another_task_is_refused_with_409(
+    kie: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World()
+    cdn(kie)
+    job = await submitted(world, kie)
+    # The app configures logging when it starts: listen on the use case's logger itself.
+    logger = logging.getLogger("core.usecases.callbacks")
+    logger.addHandler(caplog.handler)
+    try:
+        response = await world.post(job, success_body("someone-elses-task"))
+    finally:
+        logger.removeHandler(caplog.handler)
+
+    assert response.status_code == 409  # visible in Kie.ai's retries and here, as an error
+    assert world.callbacks.rows == []
     assert world.storage.jobs[job.id].status is JobStatus.SUBMITTED
     assert captures(world) == 0
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "task mismatch" in error.getMessage()
+    assert f"job_id={job.id}" in error.getMessage()
+
+    # The job's own task is still welcome, and so are its duplicates.
+    assert (await world.post(job, success_body("t-1"))).status_code == 200
+    assert (await world.post(job, success_body("t-1"))).status_code == 200
+    assert (captures(world), len(world.chat.delivered)) == (1, 1)
 
 
 async def test_late_callback_after_expiry_is_logged_not_captured(kie: respx.MockRouter) -> None:
@@ -165,7 +210,7 @@ async def test_early_callback_before_create_answer_is_kept_and_applied(
         return created("t-early")
 
     kie.post(CREATE).mock(side_effect=create_with_early_callback)
-    await world.submit(job.id)
+    await world.runner.run_once()
 
     assert statuses == [200]
     assert world.storage.jobs[job.id].status is JobStatus.DELIVERED
@@ -180,7 +225,8 @@ async def test_ambiguous_submit_is_not_retried_and_a_callback_settles_it(
     create = kie.post(CREATE).mock(side_effect=httpx.ReadTimeout("lost answer"))
     recorded = kie.get(RECORD).mock(return_value=record("t-9", success_body("t-9")))
     job = await world.job()
-    await world.submit(job.id)
+    await world.runner.run_once()
+    assert world.chat.progress == [(job.id, Progress.CHECKING)]
     world.clock.advance(seconds=40)
     await world.reconcile.run_once()
     assert create.call_count == 1
@@ -194,15 +240,17 @@ async def test_ambiguous_submit_is_not_retried_and_a_callback_settles_it(
     assert captures(world) == 1
 
 
-async def test_ambiguous_submit_without_news_expires_with_a_refund(kie: respx.MockRouter) -> None:
+async def test_ambiguous_submit_without_news_is_released_after_minutes(
+    kie: respx.MockRouter,
+) -> None:
     world = World()
     create = kie.post(CREATE).mock(side_effect=httpx.ReadTimeout("lost answer"))
     job = await world.job()
-    await world.submit(job.id)
-    world.clock.advance(minutes=16)
+    await world.runner.run_once()
+    world.clock.advance(minutes=3, seconds=1)  # an image waits three minutes, not fifteen
     report = await world.reconcile.run_once()
-    assert (report.expired, create.call_count) == (1, 1)
-    assert world.storage.jobs[job.id].status is JobStatus.EXPIRED
+    assert (report.unconfirmed, create.call_count) == (1, 1)
+    assert world.storage.jobs[job.id].failure is FailureKind.UNCONFIRMED
     assert await world.balance() == (10_000, 0)
 
 
@@ -244,6 +292,8 @@ async def test_stored_callback_left_by_a_crash_is_applied_by_the_reconciler(
     outcome = await world.receive(job.id, job.callback_token, "t-1", _status_of(world, "t-1"))
     assert outcome.value == "stored"
     await world.reconcile.run_once()
+    assert world.storage.jobs[job.id].status is JobStatus.SUCCEEDED
+    await world.runner.run_once()
     assert world.storage.jobs[job.id].status is JobStatus.DELIVERED
 
 

@@ -1,4 +1,5 @@
-"""Every endpoint and error code of kie-api.md §6, in both HTTP readings (⚠ §1.4)."""
+"""Every endpoint and Kie.ai answer code, each in both places Kie.ai may put it (the HTTP
+status or the envelope of an HTTP 200)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import httpx
 import pytest
 import respx
 
-from adapters.kie.errors import KieInvalidInput, KieNotFound, KieTransportError, KieUnavailable
+from adapters.kie.errors import (
+    KieInvalidInput,
+    KieNotFound,
+    KieTaskEnded,
+    KieTransportError,
+    KieUnavailable,
+)
+from core.domain.jobs import FailureKind
 from core.ports.generation import GenerationAmbiguous, GenerationRejected, GenerationUnavailable
 
 from .conftest import API, UPLOAD, envelope, make_client
@@ -17,17 +25,19 @@ from .conftest import API, UPLOAD, envelope, make_client
 CREATE = f"{API}/api/v1/jobs/createTask"
 RECORD = f"{API}/api/v1/jobs/recordInfo"
 
+NS, REJ, MAINT = FailureKind.NOT_SUBMITTED, FailureKind.REJECTED, FailureKind.MAINTENANCE
+
 ERRORS = [
-    (401, GenerationUnavailable, "bad API key"),
-    (402, GenerationUnavailable, "no Kie.ai credits"),
-    (422, GenerationRejected, "invalid input: prompt is required"),
-    (400, GenerationRejected, "invalid input"),
-    (429, GenerationUnavailable, "rate limited"),
-    (433, GenerationUnavailable, "usage cap"),
-    (455, GenerationUnavailable, "maintenance"),
-    (500, GenerationUnavailable, "server error"),
-    (501, GenerationRejected, "invalid input"),
-    (505, GenerationUnavailable, "feature disabled"),
+    (401, GenerationUnavailable, "bad API key", NS),
+    (402, GenerationUnavailable, "no Kie.ai credits", NS),
+    (422, GenerationRejected, "invalid input: prompt is required", REJ),
+    (400, GenerationRejected, "invalid input", REJ),
+    (429, GenerationUnavailable, "rate limited", NS),
+    (433, GenerationUnavailable, "usage cap", NS),
+    (455, GenerationUnavailable, "maintenance", MAINT),
+    (500, GenerationUnavailable, "server error", NS),
+    (501, GenerationRejected, "invalid input", REJ),
+    (505, GenerationUnavailable, "feature disabled", NS),
 ]
 
 
@@ -36,15 +46,18 @@ def reply(code: int, msg: str, mirror: bool) -> httpx.Response:
 
 
 @pytest.mark.parametrize("mirror", [False, True], ids=["body-code", "http-status"])
-@pytest.mark.parametrize(("code", "error", "text"), ERRORS)
+@pytest.mark.parametrize(("code", "error", "text", "kind"), ERRORS)
 async def test_create_errors_map_to_port_errors(
-    kie: respx.MockRouter, mirror: bool, code: int, error: type, text: str
+    kie: respx.MockRouter, mirror: bool, code: int, error: type, text: str, kind: FailureKind
 ) -> None:
     route = kie.post(CREATE).mock(return_value=reply(code, "prompt is required", mirror))
     client = make_client(create_429_attempts=1)
     with pytest.raises(error) as caught:
         await client.create_task("z-image", {"prompt": "x"}, None)
-    assert text in str(caught.value)
+    assert text in str(caught.value)  # the detail, for the log
+    assert caught.value.kind is kind  # what the user is told
+    # Only a refused input shows Kie.ai's own words to the user.
+    assert caught.value.reason == ("prompt is required" if kind is REJ else None)
     assert route.call_count == 1  # createTask is never retried on an answer
 
 
@@ -146,6 +159,36 @@ async def test_record_info_not_found(kie: respx.MockRouter, mirror: bool) -> Non
     kie.get(RECORD).mock(return_value=reply(404, "Task not found", mirror))
     with pytest.raises(KieNotFound):
         await make_client().record_info("t")
+
+
+@pytest.mark.parametrize("mirror", [False, True], ids=["body-code", "http-status"])
+async def test_record_info_null_right_after_create_is_not_found_yet(
+    kie: respx.MockRouter, mirror: bool
+) -> None:
+    route = kie.get(RECORD).mock(return_value=reply(422, "recordInfo is null", mirror))
+    with pytest.raises(KieNotFound, match="recordInfo is null"):
+        await make_client().record_info("t")
+    assert route.call_count == 1  # an answer, not a transient failure: the caller polls again
+
+
+@pytest.mark.parametrize("mirror", [False, True], ids=["body-code", "http-status"])
+@pytest.mark.parametrize(
+    ("code", "kind"), [(501, FailureKind.PROVIDER_ERROR), (408, FailureKind.TIMED_OUT)]
+)
+async def test_record_info_codes_that_end_the_task(
+    kie: respx.MockRouter, mirror: bool, code: int, kind: FailureKind
+) -> None:
+    data = {"taskId": "t", "state": "fail", "failCode": None, "failMsg": "it broke"}
+    route = kie.get(RECORD).mock(
+        return_value=httpx.Response(
+            code if mirror else 200, json=envelope(code, data, "Generation failed")
+        )
+    )
+    with pytest.raises(KieTaskEnded) as caught:
+        await make_client().record_info("t")
+    assert (caught.value.code, caught.value.kind, caught.value.record) == (code, kind, data)
+    assert "Generation failed" in str(caught.value)
+    assert route.call_count == 1
 
 
 async def test_message_key_may_be_message_instead_of_msg(kie: respx.MockRouter) -> None:

@@ -31,6 +31,8 @@ from core.usecases.generation import (
     SubmitJob,
 )
 from core.usecases.reconcile import ReconcileJobs
+from core.usecases.runner import Doorbell, JobRunner
+from tests.conftest import ClockSleep
 from tests.fakes.chat import RecordingChat
 
 from .conftest import API, envelope, make_client
@@ -82,11 +84,21 @@ class World:
         self.callbacks = InMemoryCallbackStore()
         self.catalog = load_catalog()
         self.generation = KieGeneration(make_client(), self.catalog)
+        self.sleep = ClockSleep(self.clock)
+        self.doorbell = Doorbell()
         self.fail = FailJob(self.storage, self.chat, self.clock)
         self.deliver = DeliverResult(
-            self.storage, HttpxDownloader(httpx.AsyncClient()), self.chat, self.clock
+            self.storage,
+            HttpxDownloader(httpx.AsyncClient()),
+            self.chat,
+            self.clock,
+            self.fail,
+            max_attempts=3,
+            sleep=self.sleep,
         )
-        self.apply = ApplyTaskStatus(self.storage, self.clock, self.fail, self.deliver)
+        self.apply = ApplyTaskStatus(
+            self.storage, self.clock, self.fail, on_succeeded=self.doorbell.ring
+        )
         self.process = ProcessCallbacks(
             self.storage, self.callbacks, self.generation, self.apply, self.clock
         )
@@ -96,9 +108,11 @@ class World:
             self.catalog,
             self.clock,
             self.fail,
+            self.chat,
             callback_base="https://bot.test",
             on_submitted=self.process,
         )
+        self.runner = JobRunner(self.storage, self.submit, self.deliver, self.clock, self.doorbell)
         self.receive = ReceiveCallback(self.storage, self.callbacks, self.clock)
         self.reconcile = ReconcileJobs(
             self.storage,
@@ -107,7 +121,6 @@ class World:
             self.submit,
             self.apply,
             self.fail,
-            self.deliver,
             callbacks=self.callbacks,
             process_callbacks=self.process,
             catalog=self.catalog,
@@ -135,12 +148,15 @@ class World:
     async def post(
         self, job: Job, body: Any, token: str | None = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        """The callback, then whatever the job runner does next (delivering a success)."""
         async with AsyncTestClient(self.app) as client:
-            return await client.post(
+            response = await client.post(
                 f"/kie/callback/{job.id}/{token or job.callback_token}",
                 content=body if isinstance(body, bytes) else json.dumps(body).encode(),
                 headers={"Content-Type": "application/json", **(headers or {})},
             )
+        await self.runner.run_once()
+        return response
 
     async def balance(self) -> tuple[int, int]:
         balance = await self.storage.balance(USER)
