@@ -2,9 +2,9 @@
 
 The lock lives on one autocommit connection that never comes from a pool (anchors §D.3). The
 holder heartbeats through that same connection, so a fresh heartbeat proves the lock-holding
-session itself is alive (lesson 1). Each heartbeat also checks, in the same statement, that
+session itself is alive. Each heartbeat also checks, in the same statement, that
 pg_locks still shows the lock for our backend and that the fencing epoch is ours; anything else,
-an error or a timeout steps down at once (lesson 11). ``state`` reports ACTIVE only within a
+an error or a timeout steps down at once. ``state`` reports ACTIVE only within a
 lease shorter than the stale threshold, so a process resumed after a long pause stops acting as
 ACTIVE before it has even talked to the database; the next heartbeat then tells whether the
 lock is still ours (nobody can take it without terminating our session).
@@ -158,7 +158,7 @@ class PgAdvisoryLock(LockPort):
         if not got or not got[0]:
             return False
         # From here on the session holds the lock; any failure discards the connection,
-        # which releases it (no lock may outlive a step we did not see finish: lesson 10).
+        # which releases it (no lock may outlive a step we did not see finish).
         row = await self._sql(CLAIM, self._timings.heartbeat_interval, instance=self._instance)
         if row is None:  # pragma: no cover - INSERT … RETURNING always returns a row
             raise LockDbError("claiming the heartbeat row returned nothing")

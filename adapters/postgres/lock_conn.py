@@ -3,7 +3,7 @@
 Not from the pool: a session advisory lock must not ride along with a pooled connection
 (anchors §D.3). Each statement runs as its own task, so a timeout or the caller's cancellation
 never waits on psycopg's query cancellation (up to 10 s); the connection is then discarded,
-and closing it releases any lock the unfinished statement may have taken (lesson 10).
+and closing it releases any lock the unfinished statement may have taken.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ HEARTBEAT = """
           AND l.pid = pg_backend_pid())
     RETURNING epoch
 """
-# Heartbeat age and idle time by the server's clock, as float8 (numeric is not JSON: lesson 51).
+# Heartbeat age and idle time by the server's clock, as float8 (numeric is not JSON-serialisable).
 OBSERVE = """
     WITH holder AS (
         SELECT l.pid FROM pg_locks l

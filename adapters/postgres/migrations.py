@@ -23,7 +23,7 @@ MIGRATIONS_DIR: Traversable = resources.files("migrations")
 NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 # A key derived server-side from a name: no chance of sending an out-of-range or mistyped
-# integer (predecessor bugs 3-5), and it cannot collide with small hand-picked keys.
+# integer, and it cannot collide with small hand-picked keys.
 LOCK = "SELECT pg_advisory_lock(hashtextextended('kiebot:migrations', 0))"
 UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('kiebot:migrations', 0))"
 

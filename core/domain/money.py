@@ -1,4 +1,4 @@
-"""Integer minor-unit money and the SKU price formula (SPEC §5)."""
+"""Integer minor-unit money and the SKU price formula."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """PgAdvisoryLock in one process, on real PostgreSQL: one holder, fencing, loss, stale takeover.
 
-Each test pins one of the predecessor's lock lessons (reference/predecessor.md §7, 1-12).
+Each test pins one way a lock like this has failed in production.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ async def test_epoch_increments_on_every_acquisition(locks) -> None:
 async def test_holder_whose_session_is_killed_steps_down_and_other_takes_over(
     pg_url: str, locks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Lesson 11: the holder notices on its next heartbeat instead of staying ACTIVE."""
+    """The holder notices on its next heartbeat instead of staying ACTIVE."""
     a, b = locks(), locks()
     assert await a.acquire()
     assert not await b.acquire()
@@ -140,7 +140,7 @@ async def test_stale_holder_is_terminated_and_taken_over(
 async def test_fresh_holder_is_never_terminated(
     pg_url: str, locks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Lesson 1: a holder whose heartbeat is younger than the threshold is left alone."""
+    """A holder whose heartbeat is younger than the threshold is left alone."""
     a, b = locks(), locks()
     assert await a.acquire()
     backdate_heartbeat(pg_url, DEFAULT.stale_idle_seconds - 1)
@@ -153,7 +153,7 @@ async def test_fresh_holder_is_never_terminated(
 
 
 async def test_healthy_holder_keeps_the_lock_under_the_tightest_thresholds(locks) -> None:
-    """Lessons 1 and 12: no takeover loop, even with stale barely above 2 x heartbeat."""
+    """No takeover loop, even with stale barely above 2 x heartbeat."""
     tight = LockTimings(heartbeat_interval=0.1, stale_idle_seconds=0.25, retry_interval=0.05)
     a, b = locks(tight), locks(tight)
     assert await a.acquire()
@@ -202,7 +202,7 @@ async def test_state_stops_saying_active_when_heartbeats_stop(locks) -> None:
 async def test_missing_heartbeat_table_is_reported_and_the_lock_not_kept(
     empty_pg_url: str, locks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Lesson 2: a missing migration is named, and no half-acquired lock is left behind."""
+    """A missing migration is named, and no half-acquired lock is left behind."""
     a = locks(url=empty_pg_url)
     with caplog.at_level(logging.INFO, "adapters"):
         assert not await a.acquire()
@@ -219,7 +219,7 @@ async def test_unreachable_database_is_a_failed_attempt_not_an_exception(locks) 
 
 
 async def test_cancelled_acquisition_leaves_no_hidden_lock(pg_url: str, locks) -> None:
-    """Lesson 10: an attempt we gave up on must not hold the lock behind our back."""
+    """An attempt we gave up on must not hold the lock behind our back."""
     a, b = locks(), locks()
     for delay in (0, 0.001, 0.003, 0.006, 0.01):  # at various points inside the attempt
         attempt = asyncio.create_task(a.acquire())

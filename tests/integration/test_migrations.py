@@ -70,7 +70,7 @@ async def test_an_empty_database_gets_every_migration(
 
 
 async def test_a_restart_reapplies_nothing_and_keeps_the_data(pg_url: str) -> None:
-    # The predecessor re-ran every file at boot and its 001 dropped the tables (bug 47).
+    # A migration re-run at boot must never drop the tables it created.
     async with postgres_storage(pg_url) as storage:
         await storage.post(topup("pay:1", 1, 500))
     assert await apply_migrations(pg_url) == []

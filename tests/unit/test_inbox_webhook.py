@@ -1,4 +1,4 @@
-"""The webhook route: authenticate, validate, store, THEN 200 (SPEC §7, lessons 21-23, 26)."""
+"""The webhook route: authenticate, validate, store, THEN 200 ."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""core/ imports no framework, driver or adapter (SPEC §1)."""
+"""core/ imports no framework, driver or adapter ."""
 
 from __future__ import annotations
 
