@@ -27,7 +27,7 @@ WIZARD_STATE: dict[str, Any] = {
     "draft": "k3Y_x-9",
     "step": 2,
     "params": {
-        "prompt": "Привет, мир 👋 — \"quotes\" and \\ backslashes",
+        "prompt": 'Привет, мир 👋 — "quotes" and \\ backslashes',
         "stability": 0.5,
         "speed": 1,
         "enable_safety_checker": False,

@@ -197,7 +197,7 @@ async def test_another_poller_409_is_logged_backed_off_and_polling_resumes(caplo
     )
     api.updates = [message(3, "after conflict")]
     await run_until(api, store_in(inbox, "polling"), lambda: len(inbox.rows) == 1)
-    assert caplog.text.count("409 Conflict") == 1
+    assert caplog.text.count("[POLLING] 409 Conflict") == 1
     assert "rate limited" in caplog.text
     assert "deleteWebhook" not in [name for name, _ in api.calls]
 
