@@ -7,7 +7,15 @@ read from the ledger in PostgreSQL, never from what the bot says.
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adapters.catalog.loader import DEFAULT_DIR
 from tests.fakes.kie_server import Outcome
+from tests.fakes.processes import http
 from tests.fakes.tg_user import BotMessage, TgUser
 from tests.fakes.waiting import wait_for
 from tests.wire.stack import WELCOME, Stack, press_and_wait
@@ -133,3 +141,54 @@ def test_the_next_tap_is_answered_while_createtask_is_slow(stack: Stack) -> None
     press_and_wait(user, "m:help", timeout=2.0, message_id=menu.message_id)
     assert not any(m.media for m in user.messages())  # createTask had not answered yet
     user.wait_for_message(lambda m: m.media == "photo", 40)
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_a_lost_createtask_answer_ends_in_minutes_with_the_money_back(
+    mode: str, pg_url: str, tmp_path: Path
+) -> None:
+    """createTask answered 502 and no task exists: the user hears at once that it is being
+    checked, and after the category's wait (seconds here, from the catalog's own data) that
+    it was stopped, with the hold released."""
+    for path in DEFAULT_DIR.glob("*.toml"):
+        shutil.copy(path, tmp_path / path.name)
+    times = (tmp_path / "categories.toml").read_text()
+    (tmp_path / "categories.toml").write_text(
+        times.replace("unconfirmed_minutes = 3", "unconfirmed_minutes = 0.1")
+    )
+    stack = Stack(mode, pg_url, CATALOG_DIR=str(tmp_path))
+    try:
+        stack.start()
+        stack.kie.script(Outcome("create_502", created=False))
+        user = stack.user(7701)
+        confirm_z_image(user, "a castle in the clouds")
+        checking = final_text(user, "checking whether the generation started", 15)
+        told = final_text(user, "never confirmed the task", 30)
+        assert told.message_id == checking.message_id  # the same message, edited in place
+        assert "returned to your balance" in told.body
+        wait_for(lambda: stack.balance(7701) == (WELCOME, 0), 10, "hold released")
+        [job] = stack.jobs(7701)
+        assert (job["status"], job["failure"]) == ("failed", "unconfirmed")
+        assert len(stack.kie.create_calls()) == 1
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize("mode", ["webhook"], scope="module")  # callbacks need a public URL
+def test_a_callback_for_another_task_is_refused_with_409(stack: Stack) -> None:
+    """The right token with a task id that is not the job's: visible to Kie.ai's retries."""
+    user = stack.user(7801)
+    confirm_z_image(user, "a paper boat")
+    user.wait_for_message(lambda m: m.media == "photo", 30)
+    wait_for(lambda: stack.jobs(7801)[0]["status"] == "delivered", 10, "delivered")
+    [job] = stack.jobs(7801)
+    assert stack.bot is not None
+    url = f"{stack.bot.base}/kie/callback/{job['id']}/{job['callback_token']}"
+    body = {"code": 200, "msg": "ok", "data": {"taskId": "someone-elses-task", "state": "fail"}}
+    status, _ = http("POST", url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    assert status == 409
+    right = {"code": 200, "msg": "ok", "data": {"taskId": job["task_id"], "state": "success"}}
+    status, _ = http("POST", url, json.dumps(right).encode(), {"Content-Type": "application/json"})
+    assert status == 200  # a duplicate of the real task's callback is fine
+    assert stack.jobs(7801)[0]["status"] == "delivered"
+    assert stack.ledger_kinds(7801).count("capture") == 1

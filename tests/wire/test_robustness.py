@@ -77,3 +77,24 @@ def test_set_webhook_failing_at_boot_is_retried_and_reported(mode: str, pg_url: 
         user.wait_for_message(lambda m: bool(m.callback_data))
     finally:
         stack.close()
+
+
+def test_switching_from_webhook_to_polling_deletes_the_webhook_and_keeps_updates(
+    pg_url: str,
+) -> None:
+    stack = Stack("webhook", pg_url)
+    try:
+        stack.start()
+        assert stack.api.webhook_info()["url"]
+        stack.stop_bot()
+        user = stack.user(5501)
+        user.send_command("/start")  # pending with Telegram: nothing listens at the webhook
+        stack.mode = "polling"
+        stack.start()
+        user.wait_for_message(lambda m: bool(m.callback_data), 15)
+        assert stack.api.webhook_info()["url"] == ""
+        [delete] = stack.api.called("deleteWebhook")
+        assert delete.get("drop_pending_updates") in (None, False, "false", "False")
+        assert "deleting it, keeping the pending updates" in stack.output()
+    finally:
+        stack.close()
