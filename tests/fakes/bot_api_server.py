@@ -115,6 +115,29 @@ class LoopbackHttpServer(ThreadingHTTPServer):
         self.server_close()
 
 
+def handler_serving(
+    serve: Callable[[BaseHTTPRequestHandler], None],
+) -> type[BaseHTTPRequestHandler]:
+    """A request handler class that passes GET, HEAD and POST to ``serve``, logging nothing."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            serve(self)
+
+        def do_POST(self) -> None:
+            serve(self)
+
+        def do_HEAD(self) -> None:
+            serve(self)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    return Handler
+
+
 def read_body(handler: BaseHTTPRequestHandler, limit: int | None = None) -> bytes:
     """The request body, for Content-Length and for chunked transfer encoding alike."""
     if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
@@ -1333,24 +1356,7 @@ class FakeBotApiServer:
     # ----------------------------------------------------------------------------- serving
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                server._serve(self)
-
-            def do_POST(self) -> None:
-                server._serve(self)
-
-            def do_HEAD(self) -> None:
-                server._serve(self)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        return Handler
+        return handler_serving(self._serve)
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)

@@ -49,6 +49,7 @@ from tests.fakes.bot_api_server import (
     BodyTooLarge,
     LoopbackHttpServer,
     UploadedFile,
+    handler_serving,
     is_loopback,
     make_png,
     nginx_page,
@@ -393,24 +394,7 @@ class FakeKieServer:
     # ----------------------------------------------------------------------------- serving
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                server._serve(self)
-
-            def do_HEAD(self) -> None:
-                server._serve(self)
-
-            def do_POST(self) -> None:
-                server._serve(self)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        return Handler
+        return handler_serving(self._serve)
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
