@@ -88,7 +88,8 @@ class BotRuntime:
         raise RuntimeError(f"{services[ended]} ended") from cause
 
     def allowed_updates(self) -> list[str]:
-        """Every update type a handler or middleware listens to: an update type left out is never delivered."""
+        """Every update type a handler or middleware listens to: Telegram never delivers a
+        type left out of the list."""
         return sorted(set(self.dispatcher.resolve_used_update_types()))
 
     def http_routes(self) -> list[Any]:
