@@ -11,9 +11,11 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import ValidationError
 
-from adapters.http.metrics import UPDATES_DUPLICATE, UPDATES_INGESTED
 from adapters.http.updates import chat_key
-from core.ports.inbox import InboxPort, MalformedUpdate
+from core.ports.inbox import MalformedUpdate
+from core.ports.metrics import UpdateOrigin
+from core.ports.updates import RawUpdate, UpdateSink
+from core.usecases.ingest import IngestUpdate
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,11 @@ def dispatch_to(
     return handle
 
 
-def store_in(inbox: InboxPort, source: str, on_stored: Callable[[], None] = lambda: None):  # type: ignore[no-untyped-def]
+def store_in(ingest: IngestUpdate, source: UpdateOrigin) -> UpdateSink:
     """An UpdateSink that only stores: the poller advances its offset once this returned."""
 
-    async def sink(update: Mapping[str, Any]) -> None:
-        if await inbox.store(update["update_id"], update, chat_key(update)):
-            UPDATES_INGESTED.labels(source).inc()
-            on_stored()
-        else:
-            UPDATES_DUPLICATE.labels(source).inc()
+    async def sink(update: RawUpdate) -> None:
+        await ingest(update["update_id"], update, chat_key(update), source)
 
     return sink
 

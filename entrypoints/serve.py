@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from adapters.http.app import Ingest, build_app
 from adapters.http.health import HealthState
-from adapters.http.metrics import INBOX_DEPTH
+from adapters.http.metrics import INBOX_DEPTH, PrometheusMetrics
+from core.usecases.ingest import IngestUpdate
 from entrypoints.http_server import HttpServer
 from entrypoints.logs import redact_also
 from entrypoints.settings import ConfigError, Settings
@@ -161,5 +162,6 @@ async def _open_ingest(ingest: Ingest, settings: Settings, pool: Any, inbox: Any
         token.get_secret_value() if token else await ensure_secret(pool, "secret_token")
     )
     redact_also(ingest.path_secret, ingest.secret_token)
-    ingest.inbox = inbox
+    # The inbox workers do not exist yet; the bot runtime sets ``on_stored`` once they do.
+    ingest.store = IngestUpdate(inbox, PrometheusMetrics())
     log.info("[STARTUP] webhook ingest ready")

@@ -1,15 +1,15 @@
 """The Litestar app: webhook ingest into the inbox, /health and /metrics.
 
 Built before aiogram is imported, so the port answers within a second of process start; the
-inbox is plugged into ``Ingest`` once the database is up (until then the webhook answers 503,
-which Telegram retries).
+ingest use case is plugged into ``Ingest`` once the database is up (until then the webhook
+answers 503, which Telegram retries).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -19,9 +19,9 @@ from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters.http.health import HealthState
-from adapters.http.metrics import UPDATES_DUPLICATE, UPDATES_INGESTED, UPDATES_REJECTED
+from adapters.http.metrics import UPDATES_REJECTED
 from adapters.http.updates import BadUpdate, chat_key, parse_update
-from core.ports.inbox import InboxPort
+from core.usecases.ingest import IngestUpdate
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,16 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 
 @attrs.define
 class Ingest:
-    """What the webhook route needs; ``inbox`` is None until the database is ready."""
+    """What the webhook route needs; ``store`` is None until the database is ready."""
 
     path_secret: str = ""
     secret_token: str = ""
-    inbox: InboxPort | None = None
+    store: IngestUpdate | None = None
     draining: bool = False
-    on_stored: Callable[[], None] = lambda: None
 
     @property
     def ready(self) -> bool:
-        return self.inbox is not None and not self.draining and bool(self.secret_token)
+        return self.store is not None and not self.draining and bool(self.secret_token)
 
 
 def _empty(status: int) -> Response[bytes]:
@@ -76,13 +75,9 @@ def webhook_route(ingest: Ingest) -> ControllerRouterHandler:
             UPDATES_REJECTED.labels("malformed").inc()
             log.warning("[WEBHOOK] rejected update: %s", exc)
             return _empty(400)
-        assert ingest.inbox is not None
-        stored = await ingest.inbox.store(update["update_id"], update, chat_key(update))
-        if stored:
-            UPDATES_INGESTED.labels("webhook").inc()
-            ingest.on_stored()
-        else:
-            UPDATES_DUPLICATE.labels("webhook").inc()
+        assert ingest.store is not None
+        # A repeated delivery gets 200 too: it is already stored, so Telegram can stop resending.
+        await ingest.store(update["update_id"], update, chat_key(update), "webhook")
         return _empty(200)
 
     return webhook

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
+from core.ports.metrics import MetricsPort, UpdateOrigin
+
 UPDATES_INGESTED = Counter(
     "kiebot_updates_ingested_total", "Updates stored in the inbox", ["source"]
 )
@@ -15,5 +17,32 @@ UPDATES_REJECTED = Counter(
 )
 UPDATES_PROCESSED = Counter("kiebot_updates_processed_total", "Updates handled successfully")
 UPDATES_FAILED = Counter("kiebot_updates_failed_total", "Handler attempts that raised")
-UPDATES_PARKED = Counter("kiebot_updates_parked_total", "Updates given up on (see /parked)")
+UPDATES_PARKED = Counter(
+    "kiebot_updates_parked_total", "Updates given up on (listed by `kiebot inbox --parked`)"
+)
 INBOX_DEPTH = Gauge("kiebot_inbox_depth", "Pending updates in the inbox (last snapshot)")
+
+
+class PrometheusMetrics(MetricsPort):
+    """MetricsPort on the process-wide counters above.
+
+    A labelled child is looked up once per source and kept, so counting an update on the hot
+    path is a dict hit and an increment. Children are made on first use, not up front, so
+    /metrics shows a source only once an update came that way.
+    """
+
+    def __init__(self) -> None:
+        self._ingested: dict[str, Counter] = {}
+        self._duplicate: dict[str, Counter] = {}
+
+    def update_ingested(self, source: UpdateOrigin) -> None:
+        child = self._ingested.get(source)
+        if child is None:
+            child = self._ingested[source] = UPDATES_INGESTED.labels(source)
+        child.inc()
+
+    def update_duplicate(self, source: UpdateOrigin) -> None:
+        child = self._duplicate.get(source)
+        if child is None:
+            child = self._duplicate[source] = UPDATES_DUPLICATE.labels(source)
+        child.inc()

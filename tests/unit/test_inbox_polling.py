@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 
 from adapters.memory.inbox import InMemoryInbox
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.telegram.polling import HttpxPollingSource
+from core.ports.updates import UpdateSink
+from core.usecases.ingest import IngestUpdate
 from entrypoints.runtime import store_in
 from tests.conftest import TOKEN
 from tests.fakes.updates import callback, message
@@ -79,6 +82,11 @@ def source(api: ScriptedBotApi) -> HttpxPollingSource:
     )
 
 
+def polling_sink(inbox: InMemoryInbox, metrics: InMemoryMetrics | None = None) -> UpdateSink:
+    """The sink the polling runtime uses, on in-memory adapters."""
+    return store_in(IngestUpdate(inbox, metrics or InMemoryMetrics()), "polling")
+
+
 async def run_until(api: ScriptedBotApi, sink: Any, done: Any) -> HttpxPollingSource:
     poller = source(api)
     task = asyncio.create_task(poller.run(sink))
@@ -93,9 +101,24 @@ async def test_updates_are_stored_before_the_offset_moves_past_them() -> None:
     api, inbox = ScriptedBotApi(), InMemoryInbox()
     api.updates = [message(1, "a"), message(1, "b")]
     ids = [u["update_id"] for u in api.updates]
-    await run_until(api, store_in(inbox, "polling"), lambda: ids[-1] + 1 in api.offsets())
+    await run_until(api, polling_sink(inbox), lambda: ids[-1] + 1 in api.offsets())
     assert sorted(inbox.rows) == ids
     assert api.updates == []  # confirmed to Telegram only after both were stored
+
+
+async def test_polled_updates_are_counted_as_polling_and_a_redelivery_as_a_duplicate() -> None:
+    api, inbox, metrics = ScriptedBotApi(), InMemoryInbox(), InMemoryMetrics()
+    already = message(4, "stored before a restart")
+    await inbox.store(already["update_id"], already, 4)
+    api.updates = [already, message(4, "new")]
+    ids = [u["update_id"] for u in api.updates]
+    woken: list[bool] = []
+    ingest = IngestUpdate(inbox, metrics, lambda: woken.append(True))
+    await run_until(api, store_in(ingest, "polling"), lambda: ids[-1] + 1 in api.offsets())
+    assert sorted(inbox.rows) == ids
+    assert metrics.ingested == {"polling": 1}
+    assert metrics.duplicate == {"polling": 1}
+    assert woken == [True]  # the workers are woken for the new update only
 
 
 async def test_fields_aiogram_does_not_know_are_stored_as_telegram_sent_them() -> None:
@@ -110,7 +133,7 @@ async def test_fields_aiogram_does_not_know_are_stored_as_telegram_sent_them() -
     )
     later = message(6, "after the press")
     api.updates = [press, later]
-    await run_until(api, store_in(inbox, "polling"), lambda: len(inbox.rows) == 2)
+    await run_until(api, polling_sink(inbox), lambda: len(inbox.rows) == 2)
     assert inbox.rows[press["update_id"]].payload == press
     assert inbox.rows[later["update_id"]].payload == later
 
@@ -153,7 +176,7 @@ async def test_an_update_without_an_id_is_skipped_and_does_not_block_the_next(ca
         initial_backoff=0.01,
         transport=httpx.MockTransport(with_bad),
     )
-    task = asyncio.create_task(poller.run(store_in(inbox, "polling")))
+    task = asyncio.create_task(poller.run(polling_sink(inbox)))
     await until(lambda: good["update_id"] + 1 in api.offsets())
     await poller.stop()
     await task
@@ -166,7 +189,7 @@ async def test_a_webhook_left_set_is_deleted_keeping_pending_updates(caplog) -> 
     api, inbox = ScriptedBotApi(), InMemoryInbox()
     api.webhook_url = "https://old.example/webhook/x"
     api.updates = [message(3, "sent while the webhook was set")]
-    await run_until(api, store_in(inbox, "polling"), lambda: len(inbox.rows) == 1)
+    await run_until(api, polling_sink(inbox), lambda: len(inbox.rows) == 1)
     [delete] = [params for name, params in api.calls if name == "deleteWebhook"]
     assert delete == {"drop_pending_updates": False}
     assert "deleting it, keeping the pending updates" in caplog.text
@@ -178,7 +201,7 @@ async def test_webhook_set_while_polling_is_deleted_on_the_409() -> None:
     poller = source(api)
     api.errors.append(("getWebhookInfo", 502, {"description": "Bad Gateway"}))
     api.webhook_url = "https://other.example/hook"
-    task = asyncio.create_task(poller.run(store_in(inbox, "polling")))
+    task = asyncio.create_task(poller.run(polling_sink(inbox)))
     await until(lambda: len(inbox.rows) == 1)
     await poller.stop()
     await task
@@ -196,7 +219,7 @@ async def test_another_poller_409_is_logged_backed_off_and_polling_resumes(caplo
         ("getUpdates", 429, {"description": "Too Many Requests", "parameters": {"retry_after": 0}})
     )
     api.updates = [message(3, "after conflict")]
-    await run_until(api, store_in(inbox, "polling"), lambda: len(inbox.rows) == 1)
+    await run_until(api, polling_sink(inbox), lambda: len(inbox.rows) == 1)
     assert caplog.text.count("[POLLING] 409 Conflict") == 1
     assert "rate limited" in caplog.text
     assert "deleteWebhook" not in [name for name, _ in api.calls]
@@ -206,7 +229,7 @@ async def test_stop_interrupts_a_long_poll_at_once() -> None:
     api = ScriptedBotApi()
     api.hang = True
     poller = source(api)
-    task = asyncio.create_task(poller.run(store_in(InMemoryInbox(), "polling")))
+    task = asyncio.create_task(poller.run(polling_sink(InMemoryInbox())))
     await asyncio.wait_for(api.polling.wait(), 2)
     await poller.stop()
     await asyncio.wait_for(task, 2)

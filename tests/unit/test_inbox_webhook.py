@@ -10,8 +10,11 @@ from litestar.testing import AsyncTestClient
 
 from adapters.http.app import MAX_BODY, Ingest, build_app
 from adapters.http.health import HealthState
+from adapters.http.metrics import PrometheusMetrics
 from adapters.memory.inbox import InMemoryInbox
-from tests.unit.inbox_contract import upd
+from adapters.memory.metrics import InMemoryMetrics
+from core.usecases.ingest import IngestUpdate
+from tests.contract.inbox_support import upd
 
 PATH = "/webhook/p4th-s3cret"
 GOOD = {"X-Telegram-Bot-Api-Secret-Token": "t0ken-s3cret"}
@@ -23,8 +26,14 @@ def inbox() -> InMemoryInbox:
 
 
 @pytest.fixture
-def ingest(inbox: InMemoryInbox) -> Ingest:
-    return Ingest(path_secret="p4th-s3cret", secret_token="t0ken-s3cret", inbox=inbox)
+def metrics() -> InMemoryMetrics:
+    return InMemoryMetrics()
+
+
+@pytest.fixture
+def ingest(inbox: InMemoryInbox, metrics: InMemoryMetrics) -> Ingest:
+    store = IngestUpdate(inbox, metrics)
+    return Ingest(path_secret="p4th-s3cret", secret_token="t0ken-s3cret", store=store)
 
 
 @pytest.fixture
@@ -34,15 +43,17 @@ async def client(ingest: Ingest) -> AsyncIterator[AsyncTestClient]:
         yield client
 
 
-async def test_good_secret_stores_then_answers_200(client, inbox, ingest) -> None:
+async def test_good_secret_stores_then_answers_200(client, inbox, ingest, metrics) -> None:
     woken = []
-    ingest.on_stored = lambda: woken.append(True)
+    ingest.store.on_stored = lambda: woken.append(True)
     response = await client.post(PATH, json=upd(10), headers=GOOD)
     assert response.status_code == 200
     assert list(inbox.rows) == [10]
     assert inbox.rows[10].payload == upd(10)
     assert inbox.rows[10].chat_key == 1
     assert woken == [True]
+    assert metrics.ingested == {"webhook": 1}
+    assert metrics.duplicate == {}
 
 
 @pytest.mark.parametrize(
@@ -83,10 +94,19 @@ async def test_oversized_body_is_413_and_nothing_stored(client, inbox) -> None:
     assert inbox.rows == {}
 
 
-async def test_duplicate_delivery_is_stored_once(client, inbox) -> None:
+async def test_duplicate_delivery_is_stored_once(client, inbox, metrics) -> None:
     for _ in range(3):
         assert (await client.post(PATH, json=upd(14), headers=GOOD)).status_code == 200
     assert list(inbox.rows) == [14]
+    assert metrics.ingested == {"webhook": 1}
+    assert metrics.duplicate == {"webhook": 2}
+
+
+async def test_refused_requests_count_nothing_as_ingested(client, metrics) -> None:
+    await client.post(PATH, json=upd(17))  # no secret token
+    await client.post(PATH, content=b"{not json", headers=GOOD)
+    assert metrics.ingested == {}
+    assert metrics.duplicate == {}
 
 
 async def test_not_ready_or_draining_answers_503_so_telegram_retries(
@@ -94,12 +114,13 @@ async def test_not_ready_or_draining_answers_503_so_telegram_retries(
 ) -> None:
     ingest.draining = True
     assert (await client.post(PATH, json=upd(15), headers=GOOD)).status_code == 503
-    ingest.draining, ingest.inbox = False, None
+    ingest.draining, ingest.store = False, None
     assert (await client.post(PATH, json=upd(15), headers=GOOD)).status_code == 503
     assert inbox.rows == {}
 
 
-async def test_health_has_the_seed_fields_and_metrics_count_ingest(client) -> None:
+async def test_health_has_the_seed_fields_and_metrics_count_ingest(client, inbox, ingest) -> None:
+    ingest.store = IngestUpdate(inbox, PrometheusMetrics())
     await client.post(PATH, json=upd(16), headers=GOOD)
     body = (await client.get("/health")).json()
     seed = {"status", "uptime", "storage", "kie_mode", "migrations_applied", "migrations_count"}

@@ -1,0 +1,19 @@
+"""In-memory MetricsPort: counts kept in plain counters a test can read."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from core.ports.metrics import MetricsPort, UpdateOrigin
+
+
+class InMemoryMetrics(MetricsPort):
+    def __init__(self) -> None:
+        self.ingested: Counter[str] = Counter()
+        self.duplicate: Counter[str] = Counter()
+
+    def update_ingested(self, source: UpdateOrigin) -> None:
+        self.ingested[source] += 1
+
+    def update_duplicate(self, source: UpdateOrigin) -> None:
+        self.duplicate[source] += 1
