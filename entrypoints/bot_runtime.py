@@ -10,16 +10,17 @@ from dependency_injector import providers
 
 from adapters.http.app import Ingest
 from adapters.http.kie_callback import KieCallbackDeps, kie_callback_routes
-from adapters.lock_supervisor import LockSupervisor
+from adapters.http.metrics import PrometheusMetrics
 from adapters.postgres.fsm import PostgresFsmStorage
 from adapters.postgres.inbox import PostgresInbox
 from adapters.postgres.kie_callbacks import PsycopgCallbackStore
 from adapters.postgres.lock import PgAdvisoryLock
 from adapters.postgres.storage import PsycopgStorage
 from adapters.telegram.polling import HttpxPollingSource
-from core.domain.catalog import MediaKind
 from core.ports.lock import LockTimings
 from core.usecases.duties import Duty, DutyRunner
+from core.usecases.ingest import IngestUpdate
+from core.usecases.lock_supervisor import LockSupervisor
 from entrypoints.containers import BotContainer
 from entrypoints.runtime import ServiceTask, dispatch_to, store_in
 from entrypoints.settings import Settings
@@ -59,7 +60,8 @@ class BotRuntime:
             lease_seconds=settings.inbox_lease_seconds,
         )
         if ingest is not None:
-            ingest.on_stored = self.workers.wake
+            assert ingest.store is not None  # serve opens the webhook ingest before this
+            ingest.store.on_stored = self.workers.wake
         timings = LockTimings(
             heartbeat_interval=settings.lock_heartbeat_interval,
             stale_idle_seconds=settings.lock_stale_idle_seconds,
@@ -95,10 +97,9 @@ class BotRuntime:
     def http_routes(self) -> list[Any]:
         """Routes registered on the already-running app once aiogram and the container exist."""
         adapters, usecases = self.container.adapters, self.container.usecases
-        generation = adapters.generation()
         deps = KieCallbackDeps(
             clock=adapters.clock(),
-            output_of=getattr(generation, "output_of", lambda _model: MediaKind.DOCUMENT),
+            catalog=adapters.catalog(),
             receive=usecases.receive_callback(),
             process=usecases.process_callbacks(),
             hmac_key=(
@@ -144,7 +145,8 @@ class BotRuntime:
                     self.allowed_updates(),
                     api_base=settings.telegram_api_base,
                 )
-            sink = store_in(self._inbox, "polling", self.workers.wake)
+            ingest = IngestUpdate(self._inbox, PrometheusMetrics(), self.workers.wake)
+            sink = store_in(ingest, "polling")
             poller = self._poller
             duties.insert(0, Duty("polling", lambda: poller.run(sink)))
         await self.duties.run(duties)

@@ -36,7 +36,7 @@ from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
 from core.usecases.runner import Doorbell, JobRunner
 from core.usecases.users import RegisterUser, SetLanguage
-from entrypoints.generation import make_generation, make_uploader
+from entrypoints.generation import make_account, make_generation, make_kie_client, make_uploader
 from entrypoints.settings import Settings
 
 
@@ -88,8 +88,14 @@ class Adapters(containers.DeclarativeContainer):
     http = providers.Singleton(
         httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
     )
-    generation = providers.Singleton(make_generation, settings, clock, catalog, http)
-    uploader = providers.Singleton(make_uploader, generation)
+    kie_client = providers.Singleton(make_kie_client, settings, http)
+    """Kie.ai's client in real mode (shared by the three roles below), None in stub mode."""
+    generation = providers.Singleton(make_generation, settings, clock, catalog, kie_client)
+    """GenerationPort: create a task, query its status."""
+    uploader = providers.Singleton(make_uploader, kie_client)
+    """MediaUploader: host the users' input files where the provider reads them."""
+    account = providers.Singleton(make_account, kie_client)
+    """ProviderAccount | None: the provider's credit balance (None: no account, stub mode)."""
     downloader = providers.Singleton(HttpxDownloader, http)
     sleep = providers.Object(asyncio.sleep)
     """How use cases wait between retries; tests put a clock-driven one in."""
@@ -215,7 +221,7 @@ class BotContainer(containers.DeclarativeContainer):
         confirm=usecases.confirm,
         launch=usecases.launch,
         show_balance=usecases.show_balance,
-        account=adapters.generation,
+        account=adapters.account,
         admins=settings.provided.admins,
         uploader=adapters.uploader,
         download_limit=settings.provided.telegram_download_limit_bytes,

@@ -17,9 +17,9 @@ import sys
 import time
 from typing import TextIO
 
-from adapters.lock_supervisor import LockSupervisor
 from adapters.postgres.lock import PgAdvisoryLock
 from core.ports.lock import LockState, LockTimings
+from core.usecases.lock_supervisor import LockSupervisor
 
 WORK_TICK = 0.05
 

@@ -1,1 +1,1 @@
-"""GenerationPort adapters: the Kie.ai client and the offline stub."""
+"""Stub mode (offline): StubGeneration (GenerationPort), StubUploader (MediaUploader)."""

@@ -24,8 +24,8 @@ from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
 from adapters.kie.errors import classify_failure
-from adapters.kie.records import parse_callback
-from core.domain.catalog import MediaKind
+from adapters.kie.records import output_kinds, parse_callback
+from core.domain.catalog import Catalog
 from core.ports.clock import Clock
 from core.usecases.callbacks import ReceiveCallback, Received
 
@@ -38,10 +38,11 @@ SIGNATURE_HEADER = "x-webhook-signature"
 
 @attrs.define
 class KieCallbackDeps:
-    """``receive`` None (storage not up yet) answers 503, which Kie.ai retries."""
+    """``receive`` None (storage not up yet) answers 503, which Kie.ai retries. ``catalog``
+    says what each model produces: the kind of a result file whose URL does not tell."""
 
     clock: Clock
-    output_of: Callable[[str], MediaKind]
+    catalog: Catalog
     receive: ReceiveCallback | None = None
     process: Callable[[str], Awaitable[object]] | None = None
     hmac_key: str | None = None
@@ -76,6 +77,8 @@ async def _process_safely(process: Callable[[str], Awaitable[object]], job_id: s
 
 
 def kie_callback_routes(deps: KieCallbackDeps) -> list[ControllerRouterHandler]:
+    output_of = output_kinds(deps.catalog)
+
     @post(
         "/kie/callback/{job_id:str}/{token:str}",
         request_max_body_size=MAX_CALLBACK_BODY,
@@ -93,7 +96,7 @@ def kie_callback_routes(deps: KieCallbackDeps) -> list[ControllerRouterHandler]:
             return _answer(400, False)
         if not isinstance(body, dict):
             return _answer(400, False)
-        task_id, status = parse_callback(body, deps.output_of)
+        task_id, status = parse_callback(body, output_of)
         status = classify_failure(status, body.get("data"))
         if deps.hmac_key and not signature_ok(
             deps.hmac_key,

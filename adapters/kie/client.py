@@ -127,17 +127,6 @@ class HttpxKieClient:
         except InvalidOperation:
             raise KieUnavailable(200, "credit balance is not a number", str(data), False) from None
 
-    async def download_url(self, url: str) -> str:
-        data = await self._retrying(
-            "POST",
-            f"{self._api}/api/v1/common/download-url",
-            self._timeouts.query,
-            json={"url": url},
-        )
-        if not isinstance(data, str) or not data.startswith("http"):
-            raise KieUnavailable(200, "download-url answered no URL", "", False)
-        return data
-
     async def upload(
         self, content: bytes, filename: str, mime: str, upload_path: str = "kiebot"
     ) -> str:

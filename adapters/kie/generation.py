@@ -1,13 +1,16 @@
-"""KieGeneration: the GenerationPort (plus uploads and the balance) over Kie.ai's market API."""
+"""KieGeneration: the GenerationPort over Kie.ai's market API (createTask, recordInfo).
+
+Uploads and the credit balance are other ports, with their own adapters on the same client:
+``KieUploader`` (``uploader.py``) and ``KieAccount`` (``account.py``).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-from core.domain.catalog import Catalog, MediaKind
+from core.domain.catalog import Catalog
 from core.domain.errors import InvalidParams
 from core.domain.jobs import FailureKind
 from core.ports.generation import (
@@ -17,24 +20,20 @@ from core.ports.generation import (
     TaskState,
     TaskStatus,
 )
-from core.ports.provider import MediaUploader, ProviderAccount
 
 from .client import HttpxKieClient
 from .errors import KieNotFound, KieTaskEnded, classify_failure, short
-from .records import parse_record
+from .records import output_kinds, parse_record
 
 log = logging.getLogger(__name__)
 
 
-class KieGeneration(GenerationPort, MediaUploader, ProviderAccount):
+class KieGeneration(GenerationPort):
     mode = "real"
 
     def __init__(self, client: HttpxKieClient, catalog: Catalog) -> None:
         self._client = client
-        self._outputs = {m.kie_model: m.output for m in catalog.models}
-
-    def output_of(self, kie_model: str) -> MediaKind:
-        return self._outputs.get(kie_model, MediaKind.DOCUMENT)
+        self._output_of = output_kinds(catalog)
 
     async def submit(self, request: TaskRequest) -> str:
         model = request.model
@@ -60,7 +59,7 @@ class KieGeneration(GenerationPort, MediaUploader, ProviderAccount):
             return self._ended(task_id, exc)
         if not _is_record_of(task_id, data):
             return TaskStatus(TaskState.PENDING)
-        return classify_failure(parse_record(data, self.output_of), data)
+        return classify_failure(parse_record(data, self._output_of), data)
 
     def _ended(self, task_id: str, exc: KieTaskEnded) -> TaskStatus:
         """recordInfo's code ended the task. A record that came along still names the state
@@ -72,14 +71,8 @@ class KieGeneration(GenerationPort, MediaUploader, ProviderAccount):
             record["failMsg"] = exc.kie_message or str(exc)
         if record.get("failCode") in (None, ""):
             record["failCode"] = exc.code
-        status = parse_record(record, self.output_of, envelope_code=exc.code)
+        status = parse_record(record, self._output_of, envelope_code=exc.code)
         return classify_failure(status, record, default=exc.kind)
-
-    async def upload(self, content: bytes, filename: str, mime: str) -> str:
-        return await self._client.upload(content, filename, mime)
-
-    async def credits(self) -> Decimal | None:
-        return await self._client.credits()
 
 
 def _is_record_of(task_id: str, data: Mapping[str, Any]) -> bool:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.domain.catalog import MediaKind
+from core.domain.catalog import Catalog, MediaKind
 from core.domain.jobs import ResultFile
 from core.ports.generation import TaskState, TaskStatus
 
@@ -84,6 +84,15 @@ def _fail_reason(data: Mapping[str, Any], fallback: str) -> str:
     code = data.get("failCode")
     code_text = str(code) if code not in (None, "") else ""  # string, number or null, all seen
     return f"{message} ({code_text})" if code_text else str(message)
+
+
+def output_kinds(catalog: Catalog) -> Callable[[str], MediaKind]:
+    """A Kie.ai model name → what the catalog says it produces (DOCUMENT for a model it lacks).
+
+    The kind a result file gets when its URL's extension does not tell.
+    """
+    kinds = {m.kie_model: m.output for m in catalog.models}
+    return lambda kie_model: kinds.get(kie_model, MediaKind.DOCUMENT)
 
 
 def parse_record(

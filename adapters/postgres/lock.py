@@ -15,7 +15,7 @@ server's clock) and terminates the holder's backend only when it is older than
 
 Use: ``PgAdvisoryLock(url, name="kiebot:active", timings=LockTimings(...))``, then
 ``acquire()`` / ``still_held()`` / ``release()`` / ``snapshot()``; usually driven by
-``adapters.lock_supervisor.LockSupervisor``. Needs migration ``004_lock_heartbeat.sql``.
+``core.usecases.lock_supervisor.LockSupervisor``. Needs migration ``004_lock_heartbeat.sql``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from aiogram.types import User as TgUser
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
-from core.ports.provider import MediaUploader
+from core.ports.provider import MediaUploader, ProviderAccount
 from core.ports.storage import StoragePort
 from core.usecases.generation import ConfirmGeneration
 from core.usecases.launch import LaunchJob
@@ -33,8 +33,8 @@ class BotServices:
     confirm: ConfirmGeneration
     launch: LaunchJob
     show_balance: ShowBalance
-    account: object = None
-    """The provider account (a ProviderAccount in real mode) for the admin balance."""
+    account: ProviderAccount | None = None
+    """The provider account for the admin balance; None when there is none (stub mode)."""
     admins: frozenset[int] = frozenset()
     uploader: MediaUploader | None = None
     """Hosts the user's input files where the provider can read them (Kie.ai or the stub)."""

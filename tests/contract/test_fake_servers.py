@@ -31,10 +31,12 @@ from aiogram.types import (
 )
 
 from adapters.catalog.loader import load_catalog
+from adapters.kie.account import KieAccount
 from adapters.kie.client import HttpxKieClient
 from adapters.kie.errors import KieUnavailable
 from adapters.kie.generation import KieGeneration
-from adapters.kie.records import parse_callback
+from adapters.kie.records import output_kinds, parse_callback
+from adapters.kie.uploader import KieUploader
 from adapters.media.downloader import HttpxDownloader
 from core.domain.catalog import MediaKind
 from core.ports.generation import GenerationAmbiguous, TaskRequest, TaskState, TaskStatus
@@ -379,17 +381,22 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def generation(
+def kie_client(
     kie: FakeKieServer, http: httpx.AsyncClient, key: str | None = None
-) -> KieGeneration:
-    client = HttpxKieClient(
+) -> HttpxKieClient:
+    return HttpxKieClient(
         http,
         key or kie.api_key,
         api_base=kie.api_base,
         upload_base=kie.upload_base,
         retry_attempts=1,
     )
-    return KieGeneration(client, CATALOG)
+
+
+def generation(
+    kie: FakeKieServer, http: httpx.AsyncClient, key: str | None = None
+) -> KieGeneration:
+    return KieGeneration(kie_client(kie, http, key), CATALOG)
 
 
 def request(prompt: str, callback_url: str | None = None) -> TaskRequest:
@@ -424,7 +431,7 @@ async def test_kie_task_succeeds_with_a_downloadable_png(
     assert downloaded.content.startswith(b"\x89PNG\r\n\x1a\n")
     raw = kie.calls_to("/api/v1/jobs/recordInfo")[-1]
     assert raw.authorization == f"Bearer {kie.api_key}"
-    assert await gen.credits() == kie.balance
+    assert await KieAccount(kie_client(kie, http)).credits() == kie.balance
 
 
 async def test_kie_create_502_is_ambiguous_and_failures_map(
@@ -496,12 +503,13 @@ async def test_kie_callback_reaches_the_receiver_and_uploads_are_served(
     assert body == callback.body
     assert body["code"] == 200
     assert isinstance(body["data"]["resultJson"], str)
-    reported, status = parse_callback(body, gen.output_of)
+    reported, status = parse_callback(body, output_kinds(CATALOG))
     assert reported == task_id
     assert status.state is TaskState.SUCCEEDED
     assert (await HttpxDownloader(http).download(status.files[0].url, 10**7)).mime == "image/png"
 
-    url = await gen.upload(b"\xff\xd8\xff\xe0 jpeg bytes", "photo.jpg", "image/jpeg")
+    uploader = KieUploader(kie_client(kie, http))
+    url = await uploader.upload(b"\xff\xd8\xff\xe0 jpeg bytes", "photo.jpg", "image/jpeg")
     assert url.startswith(kie.base + "/files/uploads/kiebot/")
     fetched = await http.get(url)
     assert fetched.content == b"\xff\xd8\xff\xe0 jpeg bytes"

@@ -48,10 +48,9 @@ async def post_callback(harness: BotHarness, body: dict, run_jobs: bool = True) 
     """Kie.ai's callback through the real route; then, like the woken job runner, whatever
     became due (delivering a success)."""
     usecases = harness.container.usecases
-    generation = harness.container.adapters.generation()
     deps = KieCallbackDeps(
         harness.clock,
-        generation.output_of,
+        harness.container.adapters.catalog(),
         usecases.receive_callback(),
         usecases.process_callbacks(),
     )

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from adapters.lock_supervisor import LockSupervisor
 from adapters.memory.lock import InMemoryLock
 from core.ports.lock import LockConfigError, LockState, LockTimings
+from core.usecases.lock_supervisor import LockSupervisor
 
 FAST = LockTimings(heartbeat_interval=0.02, stale_idle_seconds=0.1, retry_interval=0.02)
 

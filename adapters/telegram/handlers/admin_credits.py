@@ -11,7 +11,6 @@ from aiogram.types import Message
 from adapters.telegram.context import BotServices, Tr
 from core.domain.users import User
 from core.ports.generation import GenerationError
-from core.ports.provider import ProviderAccount
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,7 @@ async def credits_command(message: Message, services: BotServices, tr: Tr, user:
         await message.answer(tr("unknown-input"))
         return
     account = services.account
-    if not isinstance(account, ProviderAccount):
+    if account is None:
         await message.answer(tr("admin-credits-none"))
         return
     try:

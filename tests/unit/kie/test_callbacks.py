@@ -298,6 +298,6 @@ async def test_stored_callback_left_by_a_crash_is_applied_by_the_reconciler(
 
 
 def _status_of(world: World, task_id: str):  # type: ignore[no-untyped-def]
-    from adapters.kie.records import parse_callback
+    from adapters.kie.records import output_kinds, parse_callback
 
-    return parse_callback(success_body(task_id), world.generation.output_of)[1]
+    return parse_callback(success_body(task_id), output_kinds(world.catalog))[1]

@@ -213,23 +213,6 @@ async def test_credits_bad_key(kie: respx.MockRouter, mirror: bool) -> None:
         await make_client().credits()
 
 
-async def test_download_url(kie: respx.MockRouter) -> None:
-    route = kie.post(f"{API}/api/v1/common/download-url").mock(
-        return_value=httpx.Response(200, json=envelope(data="https://cdn.test/tmp.png"))
-    )
-    assert await make_client().download_url("https://f.test/x.png") == "https://cdn.test/tmp.png"
-    assert json.loads(route.calls.last.request.content) == {"url": "https://f.test/x.png"}
-
-
-@pytest.mark.parametrize("mirror", [False, True])
-async def test_download_url_rejects_non_kie_urls(kie: respx.MockRouter, mirror: bool) -> None:
-    kie.post(f"{API}/api/v1/common/download-url").mock(
-        return_value=reply(422, "url is not a Kie file", mirror)
-    )
-    with pytest.raises(KieInvalidInput, match="not a Kie file"):
-        await make_client().download_url("https://elsewhere.test/x.png")
-
-
 @pytest.mark.parametrize(
     "data",
     [

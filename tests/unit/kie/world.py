@@ -128,9 +128,7 @@ class World:
         self.confirm = ConfirmGeneration(
             self.storage, self.catalog, Pricing(), self.clock, RandomIds()
         )
-        deps = KieCallbackDeps(
-            self.clock, self.generation.output_of, self.receive, self.process, hmac_key
-        )
+        deps = KieCallbackDeps(self.clock, self.catalog, self.receive, self.process, hmac_key)
         self.app = Litestar(route_handlers=kie_callback_routes(deps))
 
     async def job(self) -> Job:

@@ -26,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from core.ports.lock import LockPort, LockSnapshot, LockState, LockTimings
 
 log = logging.getLogger(__name__)
 
-ActiveWork = Callable[[int | None], Awaitable[None]]
+ActiveWork = Callable[[int | None], Coroutine[Any, Any, None]]
 
 
 class LockSupervisor:

@@ -1,0 +1,15 @@
+"""KieUploader: the MediaUploader over Kie.ai's file upload API."""
+
+from __future__ import annotations
+
+from core.ports.provider import MediaUploader
+
+from .client import HttpxKieClient
+
+
+class KieUploader(MediaUploader):
+    def __init__(self, client: HttpxKieClient) -> None:
+        self._client = client
+
+    async def upload(self, content: bytes, filename: str, mime: str) -> str:
+        return await self._client.upload(content, filename, mime)
