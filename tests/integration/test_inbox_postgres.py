@@ -1,4 +1,5 @@
-"""The inbox contract on PostgreSQL, plus what only a real database can show."""
+"""PostgresInbox beyond the shared contract (tests/contract/test_inbox_contract.py): what only
+a real database can show."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from adapters.postgres.inbox import CLAIMER_CLASS, PostgresInbox
 from adapters.postgres.pool import open_pool
 from core.ports.inbox import InboxUnavailable
 from entrypoints.workers import InboxWorkers
+from tests.contract.inbox_support import ids, upd
 from tests.fakes.waiting import until
-from tests.unit.inbox_contract import InboxContract, ids, upd
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ async def kill_liveness(url: str, inbox: PostgresInbox) -> int:
     return pid
 
 
-class TestPostgresInbox(InboxContract):
+class TestPostgresInbox:
     @pytest.fixture
     async def pool(self, pg_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
         pool = await open_pool(pg_url, max_size=10)
@@ -81,11 +82,6 @@ class TestPostgresInbox(InboxContract):
             yield inbox
         finally:
             await inbox.close()
-
-    @pytest.fixture
-    async def other(self, pg_url: str) -> AsyncIterator[PostgresInbox]:
-        async with claimer(pg_url) as inbox:
-            yield inbox
 
     async def test_concurrent_duplicates_in_one_batch_report_one_insert(
         self, inbox: PostgresInbox

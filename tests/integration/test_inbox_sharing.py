@@ -18,8 +18,8 @@ from adapters.postgres.fsm import PostgresFsmStorage
 from adapters.postgres.inbox import CLAIMER_CLASS, PostgresInbox
 from adapters.postgres.pool import open_pool
 from entrypoints.workers import InboxWorkers
+from tests.contract.inbox_support import upd
 from tests.fakes.waiting import until
-from tests.unit.inbox_contract import upd
 
 pytestmark = pytest.mark.integration
 

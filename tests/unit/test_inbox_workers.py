@@ -15,9 +15,9 @@ from adapters.system import ManualClock
 from entrypoints.runtime import dispatch_to
 from entrypoints.workers import InboxWorkers
 from tests.conftest import BotHarness
+from tests.contract.inbox_support import upd
 from tests.fakes.updates import message
 from tests.fakes.waiting import until
-from tests.unit.inbox_contract import upd
 
 
 def workers(inbox: InMemoryInbox, handle: Any, **kw: Any) -> InboxWorkers:
