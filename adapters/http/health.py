@@ -23,7 +23,8 @@ class HealthState:
     lock_takeover_event: Any = None
     inbox_depth: int | None = None
     duties: dict[str, str] = attrs.field(factory=dict)
-    """The ACTIVE instance's duties and their state (empty while PASSIVE)."""
+    """The lock holder's duties and their state: empty until this instance first leads,
+    "stopped" after it lost the lock."""
     pid: int = attrs.field(factory=os.getpid)
     started: float = attrs.field(factory=time.monotonic)
 

@@ -25,11 +25,6 @@ class JobStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # released after the provider took too long
 
-    @property
-    def holds_money(self) -> bool:
-        """Whether a job in this state still has an unresolved hold."""
-        return self in HOLDING
-
 
 class FailureKind(enum.StrEnum):
     """Why a job ended without a delivered result; each has its own sentence for the user."""

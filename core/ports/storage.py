@@ -126,7 +126,7 @@ class JobsStore(abc.ABC):
 
     @abc.abstractmethod
     async def user_jobs(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Job]:
-        """The user's jobs, newest first."""
+        """The user's jobs, newest first (for the job-history screen; no screen reads it yet)."""
 
 
 class StoragePort(UsersStore, LedgerStore, JobsStore, abc.ABC):

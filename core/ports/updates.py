@@ -1,4 +1,7 @@
-"""UpdateSource: where raw Telegram updates come from (polling, webhook, tests)."""
+"""UpdateSource: where raw Telegram updates come from when the bot fetches them (polling).
+
+The webhook route is pushed updates and stores them through the ingest use case directly.
+"""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class DutyState(enum.StrEnum):
     STARTING = "starting"
-    RUNNING = "running"  # a periodic or long-running duty whose last pass went through
+    RUNNING = "running"  # a pass is under way, or the last pass of a periodic duty went through
     DONE = "done"  # a one-shot duty that succeeded
     RETRYING = "retrying"  # the last attempt failed; the next comes after a backoff
     STOPPED = "stopped"  # not ACTIVE (or shutting down)

@@ -145,7 +145,7 @@ class SubmitJob:
         job = await self.storage.transition(
             job_id, {JobStatus.QUEUED}, JobStatus.SUBMITTING, self.clock.now()
         )
-        if job is None:  # someone else submits it, or it was cancelled meanwhile
+        if job is None:  # another runner claimed it, or the reconciler released it
             return await self.storage.get_job(job_id)
         return await self.submit_claimed(job)
 

@@ -1,7 +1,7 @@
 """The reconciler: finishes whatever callbacks and the job runner left behind (a singleton).
 
 It applies stored callbacks whose after-response step died, polls the provider for jobs
-awaiting a result, ends jobs that waited too long (with a refund), and bounds the wait of a
+awaiting a result, ends jobs that waited too long (releasing their hold), and bounds the wait of a
 job whose createTask answer was lost. Submitting and delivering are the job runner's.
 """
 

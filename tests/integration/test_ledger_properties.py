@@ -17,7 +17,7 @@ from adapters.postgres.pool import open_pool
 from adapters.postgres.storage import PsycopgStorage
 from core.domain.catalog import MediaKind
 from core.domain.errors import DomainError
-from core.domain.jobs import TRANSITIONS, Job, JobStatus, ResultFile
+from core.domain.jobs import HOLDING, TRANSITIONS, Job, JobStatus, ResultFile
 from core.domain.ledger import EntryKind, LedgerEntry
 from core.ports.storage import StoragePort
 from tests.contract.factories import at, job, topup
@@ -134,7 +134,7 @@ async def check_invariants(storage: PsycopgStorage, url: str, user_id: int) -> N
             (user_id,),
         )
         assert await cur.fetchone() == (balance.total, balance.held)  # Σledger = cache
-    holding = [j for j in await storage.user_jobs(user_id, limit=100) if j.status.holds_money]
+    holding = [j for j in await storage.user_jobs(user_id, limit=100) if j.status in HOLDING]
     assert balance.held == sum(j.price for j in holding)
 
 

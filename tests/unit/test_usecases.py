@@ -15,6 +15,7 @@ from adapters.system import ManualClock, RandomIds
 from core.domain.catalog import Category, MediaKind
 from core.domain.errors import InsufficientFunds, InvalidParams
 from core.domain.jobs import (
+    HOLDING,
     TERMINAL,
     TRANSITIONS,
     FailureKind,
@@ -678,7 +679,7 @@ def test_money_moves_only_on_the_edges_of_the_table() -> None:
     for source, moves in TRANSITIONS.items():
         for target, money in moves.items():
             # Leaving the holding states resolves the hold, staying in them never does.
-            assert (money is not None) == (source.holds_money and not target.holds_money)
+            assert (money is not None) == (source in HOLDING and target not in HOLDING)
 
 
 def test_illegal_transitions_are_refused() -> None:
