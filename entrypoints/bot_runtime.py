@@ -13,9 +13,9 @@ from adapters.http.kie_callback import KieCallbackDeps, kie_callback_routes
 from adapters.http.metrics import PrometheusMetrics
 from adapters.postgres.fsm import PostgresFsmStorage
 from adapters.postgres.inbox import PostgresInbox
-from adapters.postgres.kie_callbacks import PsycopgCallbackStore
-from adapters.postgres.lock import PgAdvisoryLock
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.kie_callbacks import PostgresCallbackStore
+from adapters.postgres.lock import PostgresAdvisoryLock
+from adapters.postgres.storage import PostgresStorage
 from adapters.telegram.polling import HttpxPollingSource
 from core.ports.lock import LockTimings
 from core.usecases.duties import Duty, DutyRunner
@@ -43,10 +43,10 @@ class BotRuntime:
     ) -> None:
         self._settings, self._mode, self._inbox, self._ingest = settings, mode, inbox, ingest
         self.container = BotContainer(settings=settings)
-        self.container.adapters.storage.override(providers.Object(PsycopgStorage(pool)))
+        self.container.adapters.storage.override(providers.Object(PostgresStorage(pool)))
         self.container.fsm_storage.override(providers.Object(PostgresFsmStorage(pool)))
         self.container.adapters.kie_callbacks.override(
-            providers.Object(PsycopgCallbackStore(pool))
+            providers.Object(PostgresCallbackStore(pool))
         )
         self.container.adapters.catalog()  # a bad catalog or KIE mode stops us here
         self.container.adapters.generation()
@@ -67,7 +67,7 @@ class BotRuntime:
             stale_idle_seconds=settings.lock_stale_idle_seconds,
             retry_interval=settings.lock_retry_interval,
         )
-        self.lock = PgAdvisoryLock(url, timings=timings)
+        self.lock = PostgresAdvisoryLock(url, timings=timings)
         self.supervisor = LockSupervisor(self.lock, timings, on_active=self._active)
         self._poller: HttpxPollingSource | None = None
         self.duties = DutyRunner()

@@ -1,6 +1,6 @@
 """A tiny instance for the lock process tests: ``python -m tests.lockproc <dsn> <out-file>``.
 
-Runs a LockSupervisor over PgAdvisoryLock and appends one line per event to ``out-file``:
+Runs a LockSupervisor over PostgresAdvisoryLock and appends one line per event to ``out-file``:
 ``<unix time> STATE <state> epoch=<n>``, ``<unix time> WORK epoch=<n>`` for every tick of
 active-only work (only while the lock's state says ACTIVE), and the ``[LOCK]`` log lines.
 Timings come from LOCK_HEARTBEAT_INTERVAL, LOCK_STALE_IDLE_SECONDS and LOCK_RETRY_INTERVAL.
@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TextIO
 
-from adapters.postgres.lock import PgAdvisoryLock
+from adapters.postgres.lock import PostgresAdvisoryLock
 from core.ports.lock import LockState, LockTimings
 from core.usecases.lock_supervisor import LockSupervisor
 
@@ -49,7 +49,7 @@ async def main(dsn: str, out: _Out) -> None:
         stale_idle_seconds=float(os.environ.get("LOCK_STALE_IDLE_SECONDS", "3")),
         retry_interval=float(os.environ.get("LOCK_RETRY_INTERVAL", "0.3")),
     )
-    lock = PgAdvisoryLock(dsn, name="lockproc", timings=timings)
+    lock = PostgresAdvisoryLock(dsn, name="lockproc", timings=timings)
 
     async def active_work(epoch: int | None) -> None:
         while True:

@@ -24,7 +24,7 @@ from psycopg.conninfo import make_conninfo
 from adapters.postgres.embedded import EmbeddedServer, start_embedded
 from adapters.postgres.migrations import apply_migrations
 from adapters.postgres.pool import open_pool
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.storage import PostgresStorage
 
 
 @attrs.define
@@ -140,9 +140,9 @@ def empty_pg_url(pg_cluster: PgCluster) -> Iterator[str]:
 
 
 @pytest.fixture
-async def pg_storage(pg_url: str) -> AsyncIterator[PsycopgStorage]:
+async def pg_storage(pg_url: str) -> AsyncIterator[PostgresStorage]:
     pool = await open_pool(pg_url, max_size=20)
     try:
-        yield PsycopgStorage(pool)
+        yield PostgresStorage(pool)
     finally:
         await pool.close()

@@ -1,4 +1,4 @@
-"""PsycopgCallbackStore: the CallbackStore on ``kie_callbacks`` (migrations 003 and 006).
+"""PostgresCallbackStore: the CallbackStore on ``kie_callbacks`` (migrations 003 and 006).
 
 Each method is one autocommit statement, so a callback is durable the moment ``save``
 returns — before the 200 goes back to Kie.ai.
@@ -46,7 +46,7 @@ def _callback(row: dict[str, Any]) -> ProviderCallback:
     return ProviderCallback(row["job_id"], row["task_id"], status, row["received_at"], row["raw"])
 
 
-class PsycopgCallbackStore(CallbackStore):
+class PostgresCallbackStore(CallbackStore):
     def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
         self.pool = pool
 

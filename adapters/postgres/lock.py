@@ -1,4 +1,4 @@
-"""PgAdvisoryLock: the LockPort on a session advisory lock held by a dedicated connection.
+"""PostgresAdvisoryLock: the LockPort on a session advisory lock held by a dedicated connection.
 
 The lock lives on one autocommit connection that never comes from a pool (anchors §D.3). The
 holder heartbeats through that same connection, so a fresh heartbeat proves the lock-holding
@@ -13,7 +13,7 @@ A PASSIVE instance that finds the lock busy reads the holder's heartbeat age (co
 server's clock) and terminates the holder's backend only when it is older than
 ``LOCK_STALE_IDLE_SECONDS``; LockTimings guarantees that never happens to a healthy holder.
 
-Use: ``PgAdvisoryLock(url, name="kiebot:active", timings=LockTimings(...))``, then
+Use: ``PostgresAdvisoryLock(url, name="kiebot:active", timings=LockTimings(...))``, then
 ``acquire()`` / ``still_held()`` / ``release()`` / ``snapshot()``; usually driven by
 ``core.usecases.lock_supervisor.LockSupervisor``. Needs migration ``004_lock_heartbeat.sql``.
 """
@@ -47,7 +47,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class PgAdvisoryLock(LockPort):
+class PostgresAdvisoryLock(LockPort):
     def __init__(
         self,
         url: str,

@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from adapters.postgres.errors import DatabaseUnavailable, check_database, describe_target
 from adapters.postgres.ledger import Conn
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.storage import PostgresStorage
 
 
 async def _configure(conn: Conn) -> None:
@@ -51,10 +51,10 @@ async def open_pool(
 
 
 @asynccontextmanager
-async def postgres_storage(url: str, **pool_options: float) -> AsyncIterator[PsycopgStorage]:
-    """A ``PsycopgStorage`` whose pool is closed on exit."""
+async def postgres_storage(url: str, **pool_options: float) -> AsyncIterator[PostgresStorage]:
+    """A ``PostgresStorage`` whose pool is closed on exit."""
     pool = await open_pool(url, **pool_options)  # type: ignore[arg-type]
     try:
-        yield PsycopgStorage(pool)
+        yield PostgresStorage(pool)
     finally:
         await pool.close()

@@ -1,4 +1,4 @@
-"""PsycopgStorage: StoragePort on PostgreSQL; every claim is one arbitrated statement."""
+"""PostgresStorage: StoragePort on PostgreSQL; every claim is one arbitrated statement."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def _check_changes(changes: dict[str, Any]) -> None:
         raise ValueError(f"cannot set {sorted(unknown)} on a job")
 
 
-class PsycopgStorage(StoragePort):
+class PostgresStorage(StoragePort):
     """Uses a pool of autocommit connections; multi-statement commands open a transaction."""
 
     def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:

@@ -1,6 +1,6 @@
 """LockSupervisor: keeps a LockPort ACTIVE when it can and runs active-only work only then.
 
-For the entrypoint (works with PgAdvisoryLock and InMemoryLock alike)::
+For the entrypoint (works with PostgresAdvisoryLock and InMemoryLock alike)::
 
     supervisor = LockSupervisor(lock, timings, on_active=active_work)
     await supervisor.start()                    # returns at once; retries in the background

@@ -1,4 +1,4 @@
-"""Every contract test runs against InMemoryStorage and PsycopgStorage alike."""
+"""Every contract test runs against InMemoryStorage and PostgresStorage alike."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from adapters.memory.storage import InMemoryStorage
 from adapters.postgres.pool import open_pool
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.storage import PostgresStorage
 from core.ports.storage import StoragePort
 from tests.pg import migrated_template, pg_cluster, pg_url
 
@@ -34,6 +34,6 @@ async def storage(storage_url: str | None) -> AsyncIterator[StoragePort]:
         return
     pool = await open_pool(storage_url, max_size=20)
     try:
-        yield PsycopgStorage(pool)
+        yield PostgresStorage(pool)
     finally:
         await pool.close()

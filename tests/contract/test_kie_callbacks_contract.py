@@ -1,4 +1,4 @@
-"""The CallbackStore contract, run against InMemoryCallbackStore and PsycopgCallbackStore."""
+"""The CallbackStore contract, run against InMemoryCallbackStore and PostgresCallbackStore."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
-from adapters.postgres.kie_callbacks import PsycopgCallbackStore, _callback
+from adapters.postgres.kie_callbacks import PostgresCallbackStore, _callback
 from adapters.postgres.pool import open_pool
 from core.domain.catalog import MediaKind
 from core.domain.jobs import FailureKind, ResultFile
@@ -25,7 +25,7 @@ async def callbacks(storage_url: str | None) -> AsyncIterator[CallbackStore]:
         return
     pool = await open_pool(storage_url, max_size=4)
     try:
-        yield PsycopgCallbackStore(pool)
+        yield PostgresCallbackStore(pool)
     finally:
         await pool.close()
 

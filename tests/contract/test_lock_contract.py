@@ -1,4 +1,4 @@
-"""LockPort contract: the same tests run on InMemoryLock and PgAdvisoryLock.
+"""LockPort contract: the same tests run on InMemoryLock and PostgresAdvisoryLock.
 
 ``locks()`` makes one more instance competing for the same lock, as another process would be.
 What only PostgreSQL can show (a killed or stale holder session, a missing migration, an
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from adapters.memory.lock import InMemoryLock
-from adapters.postgres.lock import PgAdvisoryLock
+from adapters.postgres.lock import PostgresAdvisoryLock
 from core.ports.lock import LockPort, LockSnapshot, LockState, LockTimings
 
 NAME = "kiebot:contract"
@@ -32,7 +32,7 @@ async def locks(storage_url: str | None) -> AsyncIterator[Locks]:
         if storage_url is None:
             lock: LockPort = InMemoryLock(registry, name=NAME)
         else:
-            lock = PgAdvisoryLock(storage_url, name=NAME, timings=TIMINGS)
+            lock = PostgresAdvisoryLock(storage_url, name=NAME, timings=TIMINGS)
         made.append(lock)
         return lock
 

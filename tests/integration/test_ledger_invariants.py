@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from adapters.postgres.pool import open_pool
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.storage import PostgresStorage
 from core.domain.catalog import MediaKind
 from core.domain.errors import IdempotencyConflict, InsufficientFunds
 from core.domain.jobs import JobStatus, ResultFile
@@ -40,10 +40,10 @@ async def test_n_concurrent_confirms_succeed_exactly_floor_balance_over_price(
     balance, price, attempts = 1000, 150, 12
     pools = [await open_pool(pg_url, min_size=1, max_size=1) for _ in range(attempts)]
     try:
-        await PsycopgStorage(pools[0]).post(topup("seed", 1, balance))
+        await PostgresStorage(pools[0]).post(topup("seed", 1, balance))
         results = await asyncio.gather(
             *(
-                PsycopgStorage(pool).create_job_with_hold(job(f"j{n}", price=price))
+                PostgresStorage(pool).create_job_with_hold(job(f"j{n}", price=price))
                 for n, pool in enumerate(pools)
             ),
             return_exceptions=True,
@@ -65,16 +65,16 @@ async def test_concurrent_replays_of_one_confirm_create_one_job_and_one_hold(
 ) -> None:
     pools = [await open_pool(pg_url, min_size=1, max_size=1) for _ in range(8)]
     try:
-        await PsycopgStorage(pools[0]).post(topup("seed", 1, 1000))
+        await PostgresStorage(pools[0]).post(topup("seed", 1, 1000))
         results = await asyncio.gather(
             *(
-                PsycopgStorage(pool).create_job_with_hold(
+                PostgresStorage(pool).create_job_with_hold(
                     job(f"j{n}", price=100, confirm_key="tap:1")
                 )
                 for n, pool in enumerate(pools)
             )
         )
-        storage = PsycopgStorage(pools[0])
+        storage = PostgresStorage(pools[0])
         assert sum(new for _, new in results) == 1
         assert len({stored.id for stored, _ in results}) == 1
         assert await storage.balance(1) == Balance(1000, 100)
@@ -83,7 +83,7 @@ async def test_concurrent_replays_of_one_confirm_create_one_job_and_one_hold(
             await pool.close()
 
 
-async def test_concurrent_posts_of_one_key_apply_once(pg_storage: PsycopgStorage) -> None:
+async def test_concurrent_posts_of_one_key_apply_once(pg_storage: PostgresStorage) -> None:
     results = await asyncio.gather(*(pg_storage.post(topup("pay:1", 1, 70)) for _ in range(10)))
     assert sorted(r.value for r in results) == ["applied"] + ["duplicate"] * 9
     assert await pg_storage.balance(1) == Balance(70, 0)
@@ -100,7 +100,7 @@ MONEY_COMMANDS = {
 
 @pytest.mark.parametrize("name", list(MONEY_COMMANDS))
 async def test_replaying_any_money_command_changes_nothing(
-    pg_storage: PsycopgStorage, pg_url: str, name: str
+    pg_storage: PostgresStorage, pg_url: str, name: str
 ) -> None:
     await pg_storage.post(topup("seed", 1, 1000))
     await pg_storage.post(hold("jy", 1, 120))  # what the capture resolves
@@ -116,7 +116,7 @@ async def test_replaying_any_money_command_changes_nothing(
     assert (cached_total, cached_held) == (total, held) == (before[0].total, before[0].held)
 
 
-async def test_replaying_confirm_and_settle_moves_money_once(pg_storage: PsycopgStorage) -> None:
+async def test_replaying_confirm_and_settle_moves_money_once(pg_storage: PostgresStorage) -> None:
     await pg_storage.post(topup("seed", 1, 1000))
     for _ in range(2):
         await pg_storage.create_job_with_hold(job("j1", price=300))
@@ -151,7 +151,7 @@ async def test_replaying_confirm_and_settle_moves_money_once(pg_storage: Psycopg
     ],
 )
 async def test_the_ledger_is_append_only(
-    pg_storage: PsycopgStorage, pg_url: str, statement: str
+    pg_storage: PostgresStorage, pg_url: str, statement: str
 ) -> None:
     await pg_storage.post(topup("pay:1", 1, 500))
     async with await psycopg.AsyncConnection.connect(pg_url) as conn:
@@ -161,7 +161,7 @@ async def test_the_ledger_is_append_only(
 
 
 async def test_the_database_refuses_an_overdraft_even_without_the_adapter(
-    pg_storage: PsycopgStorage, pg_url: str
+    pg_storage: PostgresStorage, pg_url: str
 ) -> None:
     await pg_storage.post(topup("pay:1", 1, 100))
     async with await psycopg.AsyncConnection.connect(pg_url) as conn:

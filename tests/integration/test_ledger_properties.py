@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from adapters.memory.storage import InMemoryStorage
 from adapters.postgres.pool import open_pool
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.storage import PostgresStorage
 from core.domain.catalog import MediaKind
 from core.domain.errors import DomainError
 from core.domain.jobs import HOLDING, TRANSITIONS, Job, JobStatus, ResultFile
@@ -75,11 +75,11 @@ async def advance(storage: StoragePort, job_id: str, step: int) -> Job | None:
 
 
 @pytest.fixture
-def runner_and_storage(pg_url: str) -> Iterator[tuple[asyncio.Runner, PsycopgStorage, str]]:
+def runner_and_storage(pg_url: str) -> Iterator[tuple[asyncio.Runner, PostgresStorage, str]]:
     with asyncio.Runner() as runner:
         pool = runner.run(open_pool(pg_url, max_size=2))
         try:
-            yield runner, PsycopgStorage(pool), pg_url
+            yield runner, PostgresStorage(pool), pg_url
         finally:
             runner.run(pool.close())
 
@@ -124,7 +124,7 @@ async def apply(storage: StoragePort, op: tuple[str, int], user_id: int, step: i
         return type(exc)
 
 
-async def check_invariants(storage: PsycopgStorage, url: str, user_id: int) -> None:
+async def check_invariants(storage: PostgresStorage, url: str, user_id: int) -> None:
     balance = await storage.balance(user_id)
     assert balance.available >= 0
     async with await psycopg.AsyncConnection.connect(url) as conn:
@@ -145,7 +145,7 @@ async def check_invariants(storage: PsycopgStorage, url: str, user_id: int) -> N
 )
 @given(sequence=ops)
 def test_random_money_commands_keep_the_ledger_balanced(
-    runner_and_storage: tuple[asyncio.Runner, PsycopgStorage, str],
+    runner_and_storage: tuple[asyncio.Runner, PostgresStorage, str],
     sequence: list[tuple[str, int]],
 ) -> None:
     runner, storage, url = runner_and_storage

@@ -1,4 +1,4 @@
-"""PgAdvisoryLock in one process, on real PostgreSQL: one holder, fencing, loss, stale takeover.
+"""PostgresAdvisoryLock in one process on real PostgreSQL: one holder, fencing, loss, takeover.
 
 Each test pins one way a lock like this has failed in production.
 """
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 import psycopg
 import pytest
 
-from adapters.postgres.lock import PgAdvisoryLock
+from adapters.postgres.lock import PostgresAdvisoryLock
 from adapters.postgres.lock_sql import lock_key
 from core.ports.lock import LockState, LockTimings
 
@@ -62,11 +62,11 @@ async def eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
 
 
 @pytest.fixture
-async def locks(pg_url: str) -> AsyncIterator[Callable[..., PgAdvisoryLock]]:
-    made: list[PgAdvisoryLock] = []
+async def locks(pg_url: str) -> AsyncIterator[Callable[..., PostgresAdvisoryLock]]:
+    made: list[PostgresAdvisoryLock] = []
 
-    def make(timings: LockTimings = DEFAULT, url: str = pg_url) -> PgAdvisoryLock:
-        made.append(PgAdvisoryLock(url, name=NAME, timings=timings))
+    def make(timings: LockTimings = DEFAULT, url: str = pg_url) -> PostgresAdvisoryLock:
+        made.append(PostgresAdvisoryLock(url, name=NAME, timings=timings))
         return made[-1]
 
     yield make

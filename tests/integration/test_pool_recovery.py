@@ -7,7 +7,7 @@ import pytest
 
 from adapters.postgres.errors import DatabaseUnavailable, check_database
 from adapters.postgres.pool import open_pool
-from adapters.postgres.storage import PsycopgStorage
+from adapters.postgres.storage import PostgresStorage
 from core.domain.ledger import Balance
 from tests.contract.factories import job, topup
 
@@ -30,7 +30,7 @@ async def test_commands_after_the_server_killed_every_connection_still_work(
     pg_url: str,
 ) -> None:
     pool = await open_pool(pg_url, min_size=3, max_size=3)
-    storage = PsycopgStorage(pool)
+    storage = PostgresStorage(pool)
     try:
         await storage.post(topup("seed", 1, 1000))
         confirmed, _ = await storage.create_job_with_hold(job("j1", price=300))
