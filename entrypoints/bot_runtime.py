@@ -75,12 +75,14 @@ class BotRuntime:
         self.job_runner = ServiceTask("job-runner", self.container.usecases.runner().run)
 
     async def watch(self) -> None:
-        """Raises when the lock supervisor or the job runner ended by itself: the process must
-        not live on half alive (taking updates while nobody submits or reconciles), so the
-        caller exits non-zero and the platform restarts it."""
+        """Raises when the lock supervisor, the job runner or the inbox workers ended by
+        themselves: the process must not live on half alive (taking updates while nobody
+        handles, submits or reconciles them), so the caller exits non-zero and the platform
+        restarts it."""
         services = {
             asyncio.ensure_future(self.supervisor.join()): "the lock supervisor",
             asyncio.ensure_future(self.job_runner.join()): "the job runner",
+            asyncio.ensure_future(self.workers.join()): "the inbox workers",
         }
         done, pending = await asyncio.wait(services, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:

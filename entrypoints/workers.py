@@ -67,6 +67,19 @@ class InboxWorkers:
             asyncio.create_task(self._work(), name=f"inbox-worker-{i}") for i in range(self._count)
         ]
 
+    async def join(self) -> None:
+        """Return when a worker or the claim keeper ended while not stopping (it re-raises
+        what ended it): workers catch their handlers' failures, so this means the process
+        has lost its inbox and should be restarted. Without workers it waits forever."""
+        tasks = [*self._tasks, *([self._keeper] if self._keeper is not None else [])]
+        if not tasks:
+            await asyncio.Event().wait()
+        done, _ = await asyncio.wait(
+            [asyncio.shield(t) for t in tasks], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            task.result()
+
     async def stop(self, grace: float = 10.0) -> None:
         """Take no new updates; give in-flight handlers ``grace`` seconds, then cancel them."""
         self._stopping.set()

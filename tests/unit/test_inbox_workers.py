@@ -190,3 +190,29 @@ async def test_stopped_workers_leave_nothing_claimed_for_others() -> None:
     await until(lambda: sorted(started) == [1, 2])
     await pool.stop(grace=0.05)
     assert [i.update_id for i in await rival.claim(10, 60)] == [1, 2]
+
+
+class Fatal(BaseException):
+    """Something no worker survives (nothing in the bot raises it; it stands for a bug)."""
+
+
+async def test_join_reports_a_worker_that_died_and_not_a_healthy_one() -> None:
+    inbox, seen = InMemoryInbox(), []
+
+    async def handle(update: Mapping[str, Any]) -> None:
+        seen.append(update["update_id"])
+        if update["message"]["text"] == "fatal":
+            raise Fatal
+
+    pool = workers(inbox, handle, workers=1)
+    pool.start()
+    joined = asyncio.create_task(pool.join())
+    first = upd(1, 7)
+    await inbox.store(first["update_id"], first, 7)
+    await until(lambda: seen == [first["update_id"]])
+    assert not joined.done()  # a handled update leaves the workers running
+    fatal = message(8, "fatal")
+    await inbox.store(fatal["update_id"], fatal, 8)
+    with pytest.raises(Fatal):
+        await asyncio.wait_for(joined, 5)
+    await pool.stop(0.1)
