@@ -25,6 +25,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.ledger import Conn
+from adapters.postgres.lock_conn import connect_dedicated
 from adapters.postgres.lock_sql import lock_key
 from core.ports.inbox import InboxItem, InboxPort, InboxUnavailable, ParkedUpdate
 
@@ -176,17 +177,7 @@ class _Liveness:
         if self._failed_at is not None and time.monotonic() - self._failed_at < self._retry_after:
             raise InboxUnavailable("the inbox liveness connection is down; retrying shortly")
         try:
-            conn = await psycopg.AsyncConnection.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=max(1, round(self._connect_timeout)),
-                application_name="kiebot-inbox",
-                # Keepalives let the server notice a claimer whose host vanished without a FIN.
-                keepalives=1,
-                keepalives_idle=10,
-                keepalives_interval=5,
-                keepalives_count=3,
-            )
+            conn = await connect_dedicated(self._conninfo, "kiebot-inbox", self._connect_timeout)
         except (psycopg.Error, OSError) as exc:
             self._failed_at = time.monotonic()
             log.warning("[INBOX] cannot open the liveness connection: %s", _one_line(exc))

@@ -21,6 +21,24 @@ class LockDbError(Exception):
     """A database failure or timeout under the lock adapter; one line; never leaves it."""
 
 
+async def connect_dedicated(
+    url: str, application_name: str, connect_timeout: float
+) -> psycopg.AsyncConnection[Any]:
+    """An autocommit connection of its own (not the pool's) whose session proves this process
+    is alive, as an advisory lock held on it does. Keepalives let the server notice a process
+    whose host vanished without closing the socket."""
+    return await psycopg.AsyncConnection.connect(
+        url,
+        autocommit=True,
+        connect_timeout=max(1, round(connect_timeout)),
+        application_name=application_name,
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -84,15 +102,5 @@ class LockConnection:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = await psycopg.AsyncConnection.connect(
-                self._url,
-                autocommit=True,
-                connect_timeout=max(1, round(self._connect_timeout)),
-                application_name="kiebot-lock",
-                # Keepalives let the server notice a holder whose host vanished without a FIN.
-                keepalives=1,
-                keepalives_idle=10,
-                keepalives_interval=5,
-                keepalives_count=3,
-            )
+            self._conn = await connect_dedicated(self._url, "kiebot-lock", self._connect_timeout)
         return self._conn
