@@ -36,7 +36,7 @@ def _event_loop_runner():  # type: ignore[no-untyped-def]
     return uvloop.run
 
 
-def _serve(settings: Settings, mode: str) -> int:
+def _serve(settings: Settings) -> int:
     from entrypoints.logs import configure_logging
     from entrypoints.serve import serve
 
@@ -49,7 +49,7 @@ def _serve(settings: Settings, mode: str) -> int:
         settings.webhook_secret_token,
     )
     configure_logging(settings.log_level, [s.get_secret_value() for s in known if s is not None])
-    return int(_event_loop_runner()(serve(settings, mode)))  # type: ignore[arg-type]
+    return int(_event_loop_runner()(serve(settings)))
 
 
 def _migrate(settings: Settings) -> int:
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return _config_errors(problems)
     try:
         if command in ("webhook", "polling"):
-            return _serve(settings, command)
+            # The command names the runtime; BOT_MODE only says what ``run`` starts.
+            return _serve(settings.model_copy(update={"bot_mode": command}))
         if command == "migrate":
             return _migrate(settings)
         if command == "inbox":

@@ -1,21 +1,34 @@
-"""Composition roots: one dependency-injector container per entrypoint."""
+"""The bot's half of the composition root, loaded with aiogram once the port is bound.
+
+``Adapters`` declares the production adapters of every role that is not PostgreSQL's (those
+come in as ``database``, the ``Database`` container of ``entrypoints/application.py``); the
+shared HTTP client and the Bot session are resources, closed by ``shutdown_resources()``.
+``UseCases`` wires the core's use cases on them, and ``BotContainer`` adds aiogram's
+dispatcher, the inbox workers that feed it, and the Kie.ai callback routes. Tests build the
+same ``BotContainer`` on an in-memory database and override single adapters (clock, Bot API).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 import httpx
+import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import Update
 from dependency_injector import containers, providers
+from pydantic import ValidationError
 
 from adapters.catalog.loader import DEFAULT_DIR, load_catalog
+from adapters.http.kie_callback import KieCallbackDeps, kie_callback_routes
+from adapters.http.updates import user_id
 from adapters.media.downloader import HttpxDownloader
-from adapters.memory.kie_callbacks import InMemoryCallbackStore
-from adapters.memory.storage import InMemoryStorage
 from adapters.system import RandomIds, SystemClock
 from adapters.telegram.chat import AiogramChat
 from adapters.telegram.context import BotServices, UserContextMiddleware
@@ -23,6 +36,9 @@ from adapters.telegram.handlers import build_router
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
+from core.ports.clock import Clock
+from core.ports.inbox import MalformedUpdate
+from core.ports.metrics import MetricsPort
 from core.usecases.callbacks import ProcessCallbacks, ReceiveCallback
 from core.usecases.generation import (
     ApplyTaskStatus,
@@ -31,6 +47,7 @@ from core.usecases.generation import (
     FailJob,
     SubmitJob,
 )
+from core.usecases.inbox_workers import InboxWorkers
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
@@ -40,16 +57,29 @@ from entrypoints.generation import make_account, make_generation, make_kie_clien
 from entrypoints.settings import Settings
 
 
-def make_bot(settings: Settings) -> Bot:
+async def telegram_bot(settings: Settings) -> AsyncIterator[Bot]:
     session = None
     if settings.telegram_api_base:
         server = TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/"))
         session = AiohttpSession(api=server)
-    return Bot(
+    bot = Bot(
         settings.telegram_bot_token.get_secret_value(),
         session=session,
         default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
     )
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
+
+
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client result downloads and Kie.ai share (one connection pool)."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def make_pricing(settings: Settings) -> Pricing:
@@ -65,8 +95,7 @@ def make_catalog(settings: Settings) -> Catalog:
     return load_catalog(settings.catalog_dir or DEFAULT_DIR, frozenset(settings.hidden_models))
 
 
-def make_dispatcher(services: BotServices, fsm_storage: BaseStorage | None = None) -> Dispatcher:
-    # None keeps aiogram's MemoryStorage (tests); runtimes pass the PostgreSQL one.
+def make_dispatcher(services: BotServices, fsm_storage: BaseStorage) -> Dispatcher:
     dispatcher = Dispatcher(storage=fsm_storage)
     middleware = UserContextMiddleware(services)
     dispatcher.message.outer_middleware(middleware)
@@ -75,19 +104,58 @@ def make_dispatcher(services: BotServices, fsm_storage: BaseStorage | None = Non
     return dispatcher
 
 
+def dispatch_to(
+    dispatcher: Dispatcher, bot: Bot
+) -> Callable[[Mapping[str, Any]], Awaitable[None]]:
+    """The inbox workers' handler: a raw stored update through aiogram's dispatcher.
+
+    Exceptions propagate, so the worker retries or parks the update instead of losing it.
+    """
+
+    async def handle(raw: Mapping[str, Any]) -> None:
+        with structlog.contextvars.bound_contextvars(
+            update_id=raw.get("update_id"), user_id=user_id(raw)
+        ):
+            try:
+                update = Update.model_validate(dict(raw), context={"bot": bot})
+            except ValidationError as exc:
+                raise MalformedUpdate(f"{exc.error_count()} validation error(s): {exc}") from None
+            await dispatcher.feed_update(bot, update)
+
+    return handle
+
+
+def callback_deps(
+    settings: Settings,
+    clock: Clock,
+    catalog: Catalog,
+    receive: ReceiveCallback,
+    process: ProcessCallbacks,
+) -> KieCallbackDeps:
+    key = settings.kie_webhook_hmac_key
+    return KieCallbackDeps(
+        clock=clock,
+        catalog=catalog,
+        receive=receive,
+        process=process,
+        hmac_key=key.get_secret_value() if key else None,
+        tolerance_seconds=settings.kie_callback_tolerance_seconds,
+    )
+
+
 class Adapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    database = providers.DependenciesContainer()
+    """The stateful adapters (``Database``, or an in-memory twin in tests)."""
 
+    storage = database.storage
+    kie_callbacks = database.kie_callbacks
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     pricing = providers.Singleton(make_pricing, settings)
     catalog = providers.Singleton(make_catalog, settings)
     translator = providers.Singleton(Translator)
-    storage = providers.Singleton(InMemoryStorage)
-    kie_callbacks = providers.Singleton(InMemoryCallbackStore)
-    http = providers.Singleton(
-        httpx.AsyncClient, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
-    )
+    http = providers.Resource(http_client)
     kie_client = providers.Singleton(make_kie_client, settings, http)
     """Kie.ai's client in real mode (shared by the three roles below), None in stub mode."""
     generation = providers.Singleton(make_generation, settings, clock, catalog, kie_client)
@@ -99,7 +167,7 @@ class Adapters(containers.DeclarativeContainer):
     downloader = providers.Singleton(HttpxDownloader, http)
     sleep = providers.Object(asyncio.sleep)
     """How use cases wait between retries; tests put a clock-driven one in."""
-    bot = providers.Singleton(make_bot, settings)
+    bot = providers.Resource(telegram_bot, settings)
     chat = providers.Singleton(AiogramChat, bot, translator, catalog, pricing)
 
 
@@ -206,7 +274,9 @@ class BotContainer(containers.DeclarativeContainer):
     """The parts every Telegram-facing runtime shares."""
 
     settings = providers.Dependency(instance_of=Settings)
-    adapters = providers.Container(Adapters, settings=settings)
+    database = providers.DependenciesContainer()
+    metrics = providers.Dependency(instance_of=MetricsPort)
+    adapters = providers.Container(Adapters, settings=settings, database=database)
     usecases = providers.Container(UseCases, settings=settings, adapters=adapters)
 
     services = providers.Singleton(
@@ -226,5 +296,26 @@ class BotContainer(containers.DeclarativeContainer):
         uploader=adapters.uploader,
         download_limit=settings.provided.telegram_download_limit_bytes,
     )
-    fsm_storage = providers.Object(None)
-    dispatcher = providers.Singleton(make_dispatcher, services, fsm_storage)
+    dispatcher = providers.Singleton(make_dispatcher, services, database.fsm_storage)
+    workers = providers.Singleton(
+        InboxWorkers,
+        database.inbox,
+        providers.Singleton(dispatch_to, dispatcher, adapters.bot),
+        metrics,
+        workers=settings.provided.inbox_workers,
+        max_attempts=settings.provided.inbox_max_attempts,
+        lease_seconds=settings.provided.inbox_lease_seconds,
+    )
+    """The inbox workers: every stored update, in order per chat, through the dispatcher."""
+    callback_routes = providers.Singleton(
+        kie_callback_routes,
+        providers.Singleton(
+            callback_deps,
+            settings,
+            adapters.clock,
+            adapters.catalog,
+            usecases.receive_callback,
+            usecases.process_callbacks,
+        ),
+    )
+    """The Kie.ai callback route, mounted on the running HTTP app once this exists."""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from aiogram import Bot
 from dependency_injector import providers
 
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.system import ManualClock
 from entrypoints.containers import BotContainer
 from entrypoints.settings import Settings, load_settings
+from tests.fakes.containers import InMemoryDatabase
 from tests.fakes.telegram import FakeBotApi
 
 TOKEN = "4242:TEST-TOKEN-not-a-real-one"
@@ -47,9 +50,16 @@ class BotHarness:
         self.api = FakeBotApi()
         self.clock = ManualClock()
         self.sleep = ClockSleep(self.clock)
-        self.container = BotContainer(settings=make_settings(**settings))
+        self.metrics = InMemoryMetrics()
+        self.container = BotContainer(
+            settings=make_settings(**settings), database=InMemoryDatabase(), metrics=self.metrics
+        )
         self.bot = Bot(TOKEN, session=self.api)
+        # The resources a runtime opens, as plain objects: nothing to open or close here.
         self.container.adapters.bot.override(providers.Object(self.bot))
+        self.container.adapters.http.override(
+            providers.Singleton(httpx.AsyncClient, follow_redirects=True)
+        )
         self.container.adapters.clock.override(providers.Object(self.clock))
         self.container.adapters.sleep.override(providers.Object(self.sleep))
         self.dispatcher = self.container.dispatcher()

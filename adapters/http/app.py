@@ -31,12 +31,17 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 
 @attrs.define
 class Ingest:
-    """What the webhook route needs; ``store`` is None until the database is ready."""
+    """What the webhook route needs; ``store`` is None until the database is ready.
+
+    The route exists from the moment the port is bound, answering 503 (Telegram retries)
+    until the runtime is known; a runtime that takes no webhook sets ``served`` False (404).
+    """
 
     path_secret: str = ""
     secret_token: str = ""
     store: IngestUpdate | None = None
     draining: bool = False
+    served: bool = True
 
     @property
     def ready(self) -> bool:
@@ -56,6 +61,8 @@ def webhook_route(ingest: Ingest) -> ControllerRouterHandler:
     async def webhook(
         request: Request[Any, Any, Any], path_secret: FromPath[str]
     ) -> Response[bytes]:
+        if not ingest.served:
+            return _empty(404)
         if not ingest.ready:
             UPDATES_REJECTED.labels("not_ready").inc()
             return _empty(503)  # starting or draining: Telegram retries later

@@ -46,3 +46,12 @@ class PrometheusMetrics(MetricsPort):
         if child is None:
             child = self._duplicate[source] = UPDATES_DUPLICATE.labels(source)
         child.inc()
+
+    def update_processed(self) -> None:
+        UPDATES_PROCESSED.inc()
+
+    def update_failed(self) -> None:
+        UPDATES_FAILED.inc()
+
+    def update_parked(self) -> None:
+        UPDATES_PARKED.inc()

@@ -17,3 +17,15 @@ class MetricsPort(abc.ABC):
     @abc.abstractmethod
     def update_duplicate(self, source: UpdateOrigin) -> None:
         """An update arrived again after it had already been stored (nothing was written)."""
+
+    @abc.abstractmethod
+    def update_processed(self) -> None:
+        """A handler finished an update; it is marked processed."""
+
+    @abc.abstractmethod
+    def update_failed(self) -> None:
+        """A handler attempt raised; the update is retried later or parked."""
+
+    @abc.abstractmethod
+    def update_parked(self) -> None:
+        """An update was given up on (malformed, or out of attempts)."""

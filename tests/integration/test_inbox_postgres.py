@@ -14,10 +14,11 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.postgres.inbox import CLAIMER_CLASS, PostgresInbox
 from adapters.postgres.pool import open_pool
 from core.ports.inbox import InboxUnavailable
-from entrypoints.workers import InboxWorkers
+from core.usecases.inbox_workers import InboxWorkers
 from tests.contract.inbox_support import ids, upd
 from tests.fakes.waiting import until
 
@@ -142,9 +143,17 @@ async def test_live_claimer_that_renews_keeps_a_slow_update_past_its_lease(
         b.claim = counting_claim  # type: ignore[method-assign]
         await a.store(1, upd(1), 1)
         slow = InboxWorkers(
-            a, handler("a"), workers=1, lease_seconds=lease, renew_interval=0.2, idle_poll=0.02
+            a,
+            handler("a"),
+            InMemoryMetrics(),
+            workers=1,
+            lease_seconds=lease,
+            renew_interval=0.2,
+            idle_poll=0.02,
         )
-        rival = InboxWorkers(b, handler("b"), workers=2, lease_seconds=lease, idle_poll=0.02)
+        rival = InboxWorkers(
+            b, handler("b"), InMemoryMetrics(), workers=2, lease_seconds=lease, idle_poll=0.02
+        )
         slow.start()
         try:
             await until(lambda: handled["a"] == 1, what="A is handling update 1")

@@ -13,11 +13,12 @@ import psycopg
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.postgres.bot_secrets import ensure_secret
 from adapters.postgres.fsm import PostgresFsmStorage
 from adapters.postgres.inbox import CLAIMER_CLASS, PostgresInbox
 from adapters.postgres.pool import open_pool
-from entrypoints.workers import InboxWorkers
+from core.usecases.inbox_workers import InboxWorkers
 from tests.contract.inbox_support import upd
 from tests.fakes.waiting import until
 
@@ -48,7 +49,7 @@ async def test_two_consumers_handle_every_update_exactly_once(pg_url: str) -> No
             *(inboxes[n % 2].store(n, upd(n, n % 13), n % 13) for n in range(total))
         )
         consumers = [
-            InboxWorkers(inbox, handler(i), workers=4, idle_poll=0.02)
+            InboxWorkers(inbox, handler(i), InMemoryMetrics(), workers=4, idle_poll=0.02)
             for i, inbox in enumerate(inboxes)
         ]
         for consumer in consumers:
@@ -97,8 +98,12 @@ async def test_updates_of_a_consumer_whose_liveness_dies_move_on_at_once(pg_url:
 
     dying, survivor = (PostgresInbox(pool) for pool in pools)
     consumers = [
-        InboxWorkers(dying, hangs, workers=4, lease_seconds=300, idle_poll=0.02),
-        InboxWorkers(survivor, handles, workers=4, lease_seconds=300, idle_poll=0.02),
+        InboxWorkers(
+            dying, hangs, InMemoryMetrics(), workers=4, lease_seconds=300, idle_poll=0.02
+        ),
+        InboxWorkers(
+            survivor, handles, InMemoryMetrics(), workers=4, lease_seconds=300, idle_poll=0.02
+        ),
     ]
     try:
         for n in range(total):

@@ -39,7 +39,7 @@ class Started:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[str, Any]] = []
-        monkeypatch.setattr(cli, "_serve", lambda _s, mode: self._record("serve", mode))
+        monkeypatch.setattr(cli, "_serve", lambda s: self._record("serve", s.bot_mode))
         monkeypatch.setattr(cli, "_migrate", lambda s: self._record("migrate", s.database_url))
         monkeypatch.setattr(cli, "_inbox", lambda _s, limit: self._record("inbox", limit))
 

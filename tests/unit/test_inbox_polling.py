@@ -14,7 +14,7 @@ from adapters.memory.metrics import InMemoryMetrics
 from adapters.telegram.polling import HttpxPollingSource
 from core.ports.updates import UpdateSink
 from core.usecases.ingest import IngestUpdate
-from entrypoints.runtime import store_in
+from entrypoints.runtimes import store_in
 from tests.conftest import TOKEN
 from tests.fakes.updates import callback, message
 from tests.fakes.waiting import until
@@ -84,7 +84,7 @@ def source(api: ScriptedBotApi) -> HttpxPollingSource:
 
 def polling_sink(inbox: InMemoryInbox, metrics: InMemoryMetrics | None = None) -> UpdateSink:
     """The sink the polling runtime uses, on in-memory adapters."""
-    return store_in(IngestUpdate(inbox, metrics or InMemoryMetrics()), "polling")
+    return store_in(IngestUpdate(inbox, metrics or InMemoryMetrics()))
 
 
 async def run_until(api: ScriptedBotApi, sink: Any, done: Any) -> HttpxPollingSource:
@@ -114,7 +114,7 @@ async def test_polled_updates_are_counted_as_polling_and_a_redelivery_as_a_dupli
     ids = [u["update_id"] for u in api.updates]
     woken: list[bool] = []
     ingest = IngestUpdate(inbox, metrics, lambda: woken.append(True))
-    await run_until(api, store_in(ingest, "polling"), lambda: ids[-1] + 1 in api.offsets())
+    await run_until(api, store_in(ingest), lambda: ids[-1] + 1 in api.offsets())
     assert sorted(inbox.rows) == ids
     assert metrics.ingested == {"polling": 1}
     assert metrics.duplicate == {"polling": 1}

@@ -11,18 +11,21 @@ from typing import Any
 import pytest
 
 from adapters.memory.inbox import InMemoryInbox
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.system import ManualClock
-from entrypoints.runtime import dispatch_to
-from entrypoints.workers import InboxWorkers
+from core.usecases.inbox_workers import InboxWorkers
+from entrypoints.containers import dispatch_to
 from tests.conftest import BotHarness
 from tests.contract.inbox_support import upd
 from tests.fakes.updates import message
 from tests.fakes.waiting import until
 
 
-def workers(inbox: InMemoryInbox, handle: Any, **kw: Any) -> InboxWorkers:
+def workers(
+    inbox: InMemoryInbox, handle: Any, metrics: InMemoryMetrics | None = None, **kw: Any
+) -> InboxWorkers:
     options = {"workers": 4, "max_attempts": 3, "idle_poll": 0.01, "backoff_base": 0.01}
-    return InboxWorkers(inbox, handle, **{**options, **kw})
+    return InboxWorkers(inbox, handle, metrics or InMemoryMetrics(), **{**options, **kw})
 
 
 async def test_failing_twice_then_succeeding_is_processed_exactly_once() -> None:
@@ -35,11 +38,13 @@ async def test_failing_twice_then_succeeding_is_processed_exactly_once() -> None
         done.append(update["update_id"])
 
     await inbox.store(1, upd(1), 1)
-    pool = workers(inbox, flaky)
+    metrics = InMemoryMetrics()
+    pool = workers(inbox, flaky, metrics)
     pool.start()
     await until(lambda: inbox.rows[1].processed_at is not None)
     await pool.stop()
     assert calls[1] == 3
+    assert (metrics.failed, metrics.processed, metrics.parked) == (2, 1, 0)
     assert done == [1]
     assert inbox.rows[1].attempts == 2
     assert inbox.rows[1].parked_at is None
@@ -54,10 +59,12 @@ async def test_always_failing_update_is_parked_after_max_attempts(caplog) -> Non
 
     await inbox.store(7, upd(7), 1)
     await inbox.store(8, upd(8), 1)
-    pool = workers(inbox, broken, max_attempts=3)
+    metrics = InMemoryMetrics()
+    pool = workers(inbox, broken, metrics, max_attempts=3)
     pool.start()
     await until(lambda: inbox.rows[8].parked_at is not None)
     await pool.stop()
+    assert (metrics.failed, metrics.processed, metrics.parked) == (6, 0, 2)
     [first, _second] = sorted(await inbox.parked(), key=lambda p: p.update_id)
     assert (first.update_id, first.attempts) == (7, 3)
     assert "handler bug" in first.last_error

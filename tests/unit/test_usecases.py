@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 
 from adapters.catalog.loader import load_catalog
-from adapters.generation.stub import StubGeneration
 from adapters.memory.storage import InMemoryStorage
-from adapters.system import ManualClock, RandomIds
+from adapters.system import ManualClock
 from core.domain.catalog import Category, MediaKind
 from core.domain.errors import InsufficientFunds, InvalidParams
 from core.domain.jobs import (
@@ -25,7 +24,6 @@ from core.domain.jobs import (
     check_transition,
 )
 from core.domain.ledger import EntryKind, LedgerEntry
-from core.domain.money import Pricing
 from core.ports.chat import Progress
 from core.ports.generation import (
     GenerationAmbiguous,
@@ -37,19 +35,11 @@ from core.ports.generation import (
     TaskStatus,
 )
 from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
-from core.usecases.generation import (
-    ApplyTaskStatus,
-    ConfirmGeneration,
-    DeliverResult,
-    FailJob,
-    SubmitJob,
-)
-from core.usecases.launch import LaunchJob
-from core.usecases.reconcile import ReconcileJobs
-from core.usecases.runner import Doorbell, JobRunner
+from core.usecases.runner import JobRunner
 from core.usecases.users import RegisterUser
-from tests.conftest import ClockSleep
+from tests.conftest import ClockSleep, make_settings
 from tests.fakes.chat import RecordingChat
+from tests.fakes.containers import use_case_container
 
 USER = 7
 PRICE = 76  # z-image: 0.8 credits × 0.005 × 95 × 2 = 0.76 RUB
@@ -123,6 +113,8 @@ class ScriptedDownloader(MediaDownloader):
 
 
 class World:
+    """The use cases as the production container wires them, on in-memory adapters."""
+
     def __init__(
         self,
         generation: GenerationPort | None = None,
@@ -130,55 +122,36 @@ class World:
         downloader: MediaDownloader | None = None,
     ) -> None:
         self.clock = ManualClock()
-        self.storage = InMemoryStorage()
         self.chat = RecordingChat()
-        self.catalog = load_catalog()
-        self.generation = generation or StubGeneration(self.clock, timedelta(seconds=3))
         self.sleep = ClockSleep(self.clock)
-        self.doorbell = Doorbell()
-        self.confirm = ConfirmGeneration(
-            self.storage, self.catalog, Pricing(), self.clock, RandomIds()
-        )
-        self.fail = FailJob(self.storage, self.chat, self.clock)
-        self.submit = SubmitJob(
-            self.storage,
-            self.generation,
-            self.catalog,
-            self.clock,
-            self.fail,
-            self.chat,
-            "https://bot.example",
-        )
         self.downloader = downloader or ScriptedDownloader()
-        self.deliver = DeliverResult(
-            self.storage,
-            self.downloader,
-            self.chat,
-            self.clock,
-            self.fail,
-            max_attempts=3,
+        container = use_case_container(
+            make_settings(welcome_balance=balance, webhook_base_url="https://bot.example"),
+            clock=self.clock,
             sleep=self.sleep,
+            chat=self.chat,
+            generation=generation,
+            downloader=self.downloader,
         )
-        self.apply = ApplyTaskStatus(
-            self.storage, self.clock, self.fail, on_succeeded=self.doorbell.ring
-        )
-        self.runner = JobRunner(
-            self.storage, self.submit, self.deliver, self.clock, self.doorbell, concurrency=2
-        )
-        self.launch = LaunchJob(self.storage, self.chat, wake=self.doorbell.ring)
-        self.reconcile = ReconcileJobs(
-            self.storage,
-            self.generation,
-            self.clock,
-            self.submit,
-            self.apply,
-            self.fail,
-            catalog=self.catalog,
-        )
+        container.usecases.runner.add_kwargs(concurrency=2)
+        usecases = container.usecases
+        self.storage: InMemoryStorage = container.adapters.storage()
+        self.catalog = container.adapters.catalog()
+        self.generation = container.adapters.generation()
+        self.doorbell = usecases.doorbell()
+        self.register = usecases.register_user()
+        self.confirm = usecases.confirm()
+        self.fail = usecases.fail()
+        self.submit = usecases.submit()
+        self.deliver = usecases.deliver()
+        self.apply = usecases.apply()
+        self.runner = usecases.runner()
+        self.launch = usecases.launch()
+        self.reconcile = usecases.reconcile()
         self.balance = balance
 
     async def start(self) -> None:
-        await RegisterUser(self.storage, self.clock, self.balance)(USER, "en")
+        await self.register(USER, "en")
 
     async def confirm_job(  # type: ignore[no-untyped-def]
         self, key: str = "draft-1", prompt: str = "a fox", model: str = "z-image"

@@ -9,31 +9,20 @@ import json
 from typing import Any
 
 import httpx
+from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.catalog.loader import load_catalog
-from adapters.http.kie_callback import KieCallbackDeps, kie_callback_routes
 from adapters.kie.generation import KieGeneration
-from adapters.media.downloader import HttpxDownloader
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
 from adapters.memory.storage import InMemoryStorage
-from adapters.system import ManualClock, RandomIds
+from adapters.system import ManualClock
 from core.domain.jobs import Job
 from core.domain.ledger import EntryKind, LedgerEntry
-from core.domain.money import Pricing
-from core.usecases.callbacks import ProcessCallbacks, ReceiveCallback
-from core.usecases.generation import (
-    ApplyTaskStatus,
-    ConfirmGeneration,
-    DeliverResult,
-    FailJob,
-    SubmitJob,
-)
-from core.usecases.reconcile import ReconcileJobs
-from core.usecases.runner import Doorbell, JobRunner
-from tests.conftest import ClockSleep
+from tests.conftest import ClockSleep, make_settings
 from tests.fakes.chat import RecordingChat
+from tests.fakes.containers import use_case_container
 
 from .conftest import API, envelope, make_client
 
@@ -77,59 +66,37 @@ def sign(task_id: str, timestamp: int, key: str = HMAC_KEY) -> dict[str, str]:
 
 
 class World:
+    """The callback and polling paths as the production container wires them, on in-memory
+    adapters, with Kie.ai's HTTP answers from respx."""
+
     def __init__(self, hmac_key: str | None = None) -> None:
         self.clock = ManualClock()
-        self.storage = InMemoryStorage()
         self.chat = RecordingChat()
-        self.callbacks = InMemoryCallbackStore()
-        self.catalog = load_catalog()
-        self.generation = KieGeneration(make_client(), self.catalog)
         self.sleep = ClockSleep(self.clock)
-        self.doorbell = Doorbell()
-        self.fail = FailJob(self.storage, self.chat, self.clock)
-        self.deliver = DeliverResult(
-            self.storage,
-            HttpxDownloader(httpx.AsyncClient()),
-            self.chat,
-            self.clock,
-            self.fail,
-            max_attempts=3,
+        self.catalog = load_catalog()
+        container = use_case_container(
+            make_settings(webhook_base_url="https://bot.test", kie_webhook_hmac_key=hmac_key),
+            clock=self.clock,
             sleep=self.sleep,
+            chat=self.chat,
+            generation=KieGeneration(make_client(), self.catalog),
         )
-        self.apply = ApplyTaskStatus(
-            self.storage, self.clock, self.fail, on_succeeded=self.doorbell.ring
-        )
-        self.process = ProcessCallbacks(
-            self.storage, self.callbacks, self.generation, self.apply, self.clock
-        )
-        self.submit = SubmitJob(
-            self.storage,
-            self.generation,
-            self.catalog,
-            self.clock,
-            self.fail,
-            self.chat,
-            callback_base="https://bot.test",
-            on_submitted=self.process,
-        )
-        self.runner = JobRunner(self.storage, self.submit, self.deliver, self.clock, self.doorbell)
-        self.receive = ReceiveCallback(self.storage, self.callbacks, self.clock)
-        self.reconcile = ReconcileJobs(
-            self.storage,
-            self.generation,
-            self.clock,
-            self.submit,
-            self.apply,
-            self.fail,
-            callbacks=self.callbacks,
-            process_callbacks=self.process,
-            catalog=self.catalog,
-        )
-        self.confirm = ConfirmGeneration(
-            self.storage, self.catalog, Pricing(), self.clock, RandomIds()
-        )
-        deps = KieCallbackDeps(self.clock, self.catalog, self.receive, self.process, hmac_key)
-        self.app = Litestar(route_handlers=kie_callback_routes(deps))
+        container.adapters.catalog.override(providers.Object(self.catalog))
+        usecases = container.usecases
+        self.storage: InMemoryStorage = container.adapters.storage()
+        self.callbacks: InMemoryCallbackStore = container.adapters.kie_callbacks()
+        self.generation = container.adapters.generation()
+        self.doorbell = usecases.doorbell()
+        self.fail = usecases.fail()
+        self.deliver = usecases.deliver()
+        self.apply = usecases.apply()
+        self.process = usecases.process_callbacks()
+        self.submit = usecases.submit()
+        self.runner = usecases.runner()
+        self.receive = usecases.receive_callback()
+        self.reconcile = usecases.reconcile()
+        self.confirm = usecases.confirm()
+        self.app = Litestar(route_handlers=container.callback_routes())
 
     async def job(self) -> Job:
         await self.storage.post(LedgerEntry("w", USER, EntryKind.BONUS, amount=10_000))

@@ -1,4 +1,8 @@
-"""InboxWorkers: N tasks that lease updates from the inbox and run them through a handler."""
+"""InboxWorkers: N tasks that lease updates from the inbox and run them through a handler.
+
+A runtime service on ports only (the inbox, the metrics); the handler is whatever the runtime
+feeds updates to (aiogram's dispatcher in the bot).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import structlog
-
-from adapters.http.metrics import UPDATES_FAILED, UPDATES_PARKED, UPDATES_PROCESSED
-from adapters.http.updates import user_id
 from core.ports.inbox import InboxItem, InboxPort, MalformedUpdate, backoff_seconds
+from core.ports.metrics import MetricsPort
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class InboxWorkers:
         self,
         inbox: InboxPort,
         handle: Handler,
+        metrics: MetricsPort,
         *,
         workers: int = 4,
         max_attempts: int = 5,
@@ -46,6 +48,7 @@ class InboxWorkers:
     ) -> None:
         self._inbox = inbox
         self._handle = handle
+        self._metrics = metrics
         self._count = workers
         self._max_attempts = max_attempts
         self._lease = lease_seconds
@@ -145,26 +148,23 @@ class InboxWorkers:
         self._wake.clear()
 
     async def _run(self, item: InboxItem) -> None:
-        with structlog.contextvars.bound_contextvars(
-            update_id=item.update_id, user_id=user_id(item.payload)
-        ):
-            try:
-                await self._handle(item.payload)
-            except asyncio.CancelledError:
-                # Shut down mid-handler: give the claim back so another instance retries now.
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._inbox.release([item.update_id]))
-                raise
-            except MalformedUpdate as exc:
-                await self._park(item, f"malformed update: {exc}")
-            except Exception as exc:
-                await self._failed(item, exc)
-            else:
-                await self._inbox.mark_processed(item.update_id)
-                UPDATES_PROCESSED.inc()
+        try:
+            await self._handle(item.payload)
+        except asyncio.CancelledError:
+            # Shut down mid-handler: give the claim back so another instance retries now.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._inbox.release([item.update_id]))
+            raise
+        except MalformedUpdate as exc:
+            await self._park(item, f"malformed update: {exc}")
+        except Exception as exc:
+            await self._failed(item, exc)
+        else:
+            await self._inbox.mark_processed(item.update_id)
+            self._metrics.update_processed()
 
     async def _failed(self, item: InboxItem, exc: Exception) -> None:
-        UPDATES_FAILED.inc()
+        self._metrics.update_failed()
         attempts = item.attempts + 1
         reason = f"{type(exc).__name__}: {exc}"[:500]
         if attempts >= self._max_attempts:
@@ -182,7 +182,7 @@ class InboxWorkers:
         await self._inbox.retry_later(item.update_id, reason, delay)
 
     async def _park(self, item: InboxItem, reason: str) -> None:
-        UPDATES_PARKED.inc()
+        self._metrics.update_parked()
         log.error(
             "[INBOX] parked update_id=%s after %d attempt(s): %s",
             item.update_id,
