@@ -6,15 +6,15 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from core.ports.clock import Clock, IdGenerator
+from core.ports.clock import ClockPort, IdsPort
 
 
-class SystemClock(Clock):
+class SystemClock(ClockPort):
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-class ManualClock(Clock):
+class ManualClock(ClockPort):
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -25,7 +25,7 @@ class ManualClock(Clock):
         self._now += timedelta(**delta)
 
 
-class RandomIds(IdGenerator):
+class RandomIds(IdsPort):
     def new_id(self) -> str:
         return uuid.uuid4().hex
 

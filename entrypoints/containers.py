@@ -36,7 +36,7 @@ from adapters.telegram.handlers import build_router
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.inbox import MalformedUpdate
 from core.ports.metrics import MetricsPort
 from core.usecases.callbacks import ProcessCallbacks, ReceiveCallback
@@ -127,7 +127,7 @@ def dispatch_to(
 
 def callback_deps(
     settings: Settings,
-    clock: Clock,
+    clock: ClockPort,
     catalog: Catalog,
     receive: ReceiveCallback,
     process: ProcessCallbacks,
@@ -161,9 +161,9 @@ class Adapters(containers.DeclarativeContainer):
     generation = providers.Singleton(make_generation, settings, clock, catalog, kie_client)
     """GenerationPort: create a task, query its status."""
     uploader = providers.Singleton(make_uploader, kie_client)
-    """MediaUploader: host the users' input files where the provider reads them."""
+    """UploaderPort: host the users' input files where the provider reads them."""
     account = providers.Singleton(make_account, kie_client)
-    """ProviderAccount | None: the provider's credit balance (None: no account, stub mode)."""
+    """AccountPort | None: the provider's credit balance (None: no account, stub mode)."""
     downloader = providers.Singleton(HttpxDownloader, http)
     sleep = providers.Object(asyncio.sleep)
     """How use cases wait between retries; tests put a clock-driven one in."""

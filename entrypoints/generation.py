@@ -18,9 +18,9 @@ from adapters.kie.client import HttpxKieClient, KieTimeouts
 from adapters.kie.generation import KieGeneration
 from adapters.kie.uploader import KieUploader
 from core.domain.catalog import Catalog
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.generation import GenerationPort
-from core.ports.provider import MediaUploader, ProviderAccount
+from core.ports.provider import AccountPort, UploaderPort
 from entrypoints.settings import ConfigError, Settings
 
 
@@ -47,7 +47,7 @@ def make_kie_client(
 
 def make_generation(
     settings: Settings,
-    clock: Clock,
+    clock: ClockPort,
     catalog: Catalog | None = None,
     client: HttpxKieClient | None = None,
 ) -> GenerationPort:
@@ -60,11 +60,11 @@ def make_generation(
     return KieGeneration(client, catalog)
 
 
-def make_uploader(client: HttpxKieClient | None) -> MediaUploader:
+def make_uploader(client: HttpxKieClient | None) -> UploaderPort:
     """Kie.ai's file upload in real mode; an in-process stand-in offline."""
     return StubUploader() if client is None else KieUploader(client)
 
 
-def make_account(client: HttpxKieClient | None) -> ProviderAccount | None:
+def make_account(client: HttpxKieClient | None) -> AccountPort | None:
     """The Kie.ai account's balance in real mode; no account offline."""
     return None if client is None else KieAccount(client)

@@ -1,1 +1,1 @@
-"""Stub mode (offline): StubGeneration (GenerationPort), StubUploader (MediaUploader)."""
+"""Stub mode (offline): StubGeneration (GenerationPort), StubUploader (UploaderPort)."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.domain.catalog import MediaKind
 from core.domain.jobs import ResultFile
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.generation import (
     GenerationPort,
     GenerationRejected,
@@ -29,7 +29,7 @@ FAIL_MARKER = "#fail"
 class StubGeneration(GenerationPort):
     mode = "stub"
 
-    def __init__(self, clock: Clock, delay: timedelta = timedelta(seconds=3)) -> None:
+    def __init__(self, clock: ClockPort, delay: timedelta = timedelta(seconds=3)) -> None:
         self._clock = clock
         self._delay = delay
 

@@ -1,4 +1,4 @@
-"""StubUploader: the MediaUploader of the offline stub mode; nothing leaves the process.
+"""StubUploader: the UploaderPort of the offline stub mode; nothing leaves the process.
 
 It returns a URL under the reserved ``.invalid`` domain (RFC 2606, never resolvable), named
 by a hash of the content: the stub generation ignores inputs, and a data: URL of a 10 MB
@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote
 
-from core.ports.provider import MediaUploader
+from core.ports.provider import UploaderPort
 
 STUB_UPLOAD_BASE = "https://stub-uploads.invalid/"
 
 
-class StubUploader(MediaUploader):
+class StubUploader(UploaderPort):
     def __init__(self) -> None:
         self.uploaded: list[tuple[str, str, int]] = []
         """(url, mime, size) of every upload, for tests and the operator's debugging."""

@@ -26,7 +26,7 @@ from litestar.types import ControllerRouterHandler
 from adapters.kie.errors import classify_failure
 from adapters.kie.records import output_kinds, parse_callback
 from core.domain.catalog import Catalog
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.usecases.callbacks import ReceiveCallback, Received
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class KieCallbackDeps:
     """``receive`` None (storage not up yet) answers 503, which Kie.ai retries. ``catalog``
     says what each model produces: the kind of a result file whose URL does not tell."""
 
-    clock: Clock
+    clock: ClockPort
     catalog: Catalog
     receive: ReceiveCallback | None = None
     process: Callable[[str], Awaitable[object]] | None = None

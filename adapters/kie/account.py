@@ -1,15 +1,15 @@
-"""KieAccount: the ProviderAccount over Kie.ai's credit balance endpoint."""
+"""KieAccount: the AccountPort over Kie.ai's credit balance endpoint."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from core.ports.provider import ProviderAccount
+from core.ports.provider import AccountPort
 
 from .client import HttpxKieClient
 
 
-class KieAccount(ProviderAccount):
+class KieAccount(AccountPort):
     def __init__(self, client: HttpxKieClient) -> None:
         self._client = client
 

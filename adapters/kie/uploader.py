@@ -1,13 +1,13 @@
-"""KieUploader: the MediaUploader over Kie.ai's file upload API."""
+"""KieUploader: the UploaderPort over Kie.ai's file upload API."""
 
 from __future__ import annotations
 
-from core.ports.provider import MediaUploader
+from core.ports.provider import UploaderPort
 
 from .client import HttpxKieClient
 
 
-class KieUploader(MediaUploader):
+class KieUploader(UploaderPort):
     def __init__(self, client: HttpxKieClient) -> None:
         self._client = client
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
+from core.ports.media import Downloaded, DownloaderPort, DownloadError, TooLarge
 
 _REFUSED_TYPES = ("text/html", "application/json", "text/xml", "application/xml")
 
@@ -65,7 +65,7 @@ def _decode_data_url(url: str, max_bytes: int) -> Downloaded:
     return Downloaded(_filename(url, mime), content, mime)
 
 
-class HttpxDownloader(MediaDownloader):
+class HttpxDownloader(DownloaderPort):
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 

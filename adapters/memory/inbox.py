@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from adapters.system import SystemClock
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.inbox import InboxItem, InboxPort, ParkedUpdate
 
 
@@ -54,7 +54,7 @@ class InMemoryInbox(InboxPort):
     """Methods never await in the middle, so each is atomic on the event loop."""
 
     def __init__(
-        self, clock: Clock | None = None, *, sharing: InMemoryInbox | None = None
+        self, clock: ClockPort | None = None, *, sharing: InMemoryInbox | None = None
     ) -> None:
         self._clock = clock or (sharing._clock if sharing is not None else SystemClock())
         self._store = sharing._store if sharing is not None else _Store()

@@ -1,13 +1,13 @@
-"""InMemoryCallbackStore: the CallbackStore in a list (each method atomic on the loop)."""
+"""InMemoryCallbackStore: the CallbackStorePort in a list (each method atomic on the loop)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from core.ports.callbacks import CallbackStore, ProviderCallback
+from core.ports.callbacks import CallbackStorePort, ProviderCallback
 
 
-class InMemoryCallbackStore(CallbackStore):
+class InMemoryCallbackStore(CallbackStorePort):
     def __init__(self) -> None:
         self.rows: list[tuple[int, ProviderCallback, datetime | None]] = []
 

@@ -1,4 +1,4 @@
-"""PostgresCallbackStore: the CallbackStore on ``kie_callbacks`` (migrations 003 and 006).
+"""PostgresCallbackStore: the CallbackStorePort on ``kie_callbacks`` (migrations 003 and 006).
 
 Each method is one autocommit statement, so a callback is durable the moment ``save``
 returns — before the 200 goes back to Kie.ai.
@@ -15,7 +15,7 @@ from adapters.postgres.ledger import Conn
 from adapters.postgres.rows import result_json
 from core.domain.catalog import MediaKind
 from core.domain.jobs import FailureKind, ResultFile
-from core.ports.callbacks import CallbackStore, ProviderCallback
+from core.ports.callbacks import CallbackStorePort, ProviderCallback
 from core.ports.generation import TaskState, TaskStatus
 
 SAVE = """
@@ -46,7 +46,7 @@ def _callback(row: dict[str, Any]) -> ProviderCallback:
     return ProviderCallback(row["job_id"], row["task_id"], status, row["received_at"], row["raw"])
 
 
-class PostgresCallbackStore(CallbackStore):
+class PostgresCallbackStore(CallbackStorePort):
     def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
         self.pool = pool
 

@@ -1,6 +1,7 @@
 """PostgresAdvisoryLock: the LockPort on a session advisory lock held by a dedicated connection.
 
-The lock lives on one autocommit connection that never comes from a pool (anchors §D.3). The
+The lock lives on one autocommit connection that never comes from a pool (a pooled connection
+would carry the session lock to whoever borrows it next). The
 holder heartbeats through that same connection, so a fresh heartbeat proves the lock-holding
 session itself is alive. Each heartbeat also checks, in the same statement, that
 pg_locks still shows the lock for our backend and that the fencing epoch is ours; anything else,

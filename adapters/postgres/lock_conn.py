@@ -1,9 +1,10 @@
 """LockConnection: the lock's own autocommit connection, every statement under a deadline.
 
-Not from the pool: a session advisory lock must not ride along with a pooled connection
-(anchors §D.3). Each statement runs as its own task, so a timeout or the caller's cancellation
-never waits on psycopg's query cancellation (up to 10 s); the connection is then discarded,
-and closing it releases any lock the unfinished statement may have taken.
+Not from the pool: a session advisory lock must not ride along with a pooled connection,
+or whoever borrows it next would hold our lock. Each statement runs as its own task, so a
+timeout or the caller's cancellation never waits on psycopg's query cancellation (up to
+10 s); the connection is then discarded, and closing it releases any lock the unfinished
+statement may have taken.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from aiogram.types import User as TgUser
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
-from core.ports.provider import MediaUploader, ProviderAccount
+from core.ports.provider import AccountPort, UploaderPort
 from core.ports.storage import StoragePort
 from core.usecases.generation import ConfirmGeneration
 from core.usecases.launch import LaunchJob
@@ -33,10 +33,10 @@ class BotServices:
     confirm: ConfirmGeneration
     launch: LaunchJob
     show_balance: ShowBalance
-    account: ProviderAccount | None = None
+    account: AccountPort | None = None
     """The provider account for the admin balance; None when there is none (stub mode)."""
     admins: frozenset[int] = frozenset()
-    uploader: MediaUploader | None = None
+    uploader: UploaderPort | None = None
     """Hosts the user's input files where the provider can read them (Kie.ai or the stub)."""
     download_limit: int = 20 * 1024 * 1024
     """Largest file the bot can fetch from Telegram (getFile: 20 MB on the public Bot API)."""

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from core.ports.updates import UpdateSink, UpdateSource
+from core.ports.updates import UpdateSink, UpdateSourcePort
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class BotApiError(Exception):
         self.retry_after = retry_after
 
 
-class HttpxPollingSource(UpdateSource):
+class HttpxPollingSource(UpdateSourcePort):
     def __init__(
         self,
         token: str,

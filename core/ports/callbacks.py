@@ -1,4 +1,4 @@
-"""CallbackStore: verified provider callbacks, kept until the job's state machine used them.
+"""CallbackStorePort: verified provider callbacks, kept until the job's state machine used them.
 
 A callback can arrive before createTask's answer recorded the task id (an "early" one);
 storing it first means it is applied later instead of lost.
@@ -23,7 +23,7 @@ class ProviderCallback:
     raw: str = ""
 
 
-class CallbackStore(abc.ABC):
+class CallbackStorePort(abc.ABC):
     @abc.abstractmethod
     async def save(self, callback: ProviderCallback) -> int:
         """Store one verified callback; returns its id (duplicates are stored too: harmless)."""

@@ -1,4 +1,4 @@
-"""Clock and identifiers: the core's only sources of time and randomness."""
+"""The clock and identifiers: the core's only sources of time and randomness."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import abc
 from datetime import datetime
 
 
-class Clock(abc.ABC):
+class ClockPort(abc.ABC):
     @abc.abstractmethod
     def now(self) -> datetime:
         """An aware UTC datetime."""
 
 
-class IdGenerator(abc.ABC):
+class IdsPort(abc.ABC):
     @abc.abstractmethod
     def new_id(self) -> str:
         """A unique identifier for a job or a draft."""

@@ -1,4 +1,4 @@
-"""MediaDownloader: fetches result files, size-checked."""
+"""DownloaderPort: fetches result files, size-checked."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Downloaded:
     mime: str
 
 
-class MediaDownloader(abc.ABC):
+class DownloaderPort(abc.ABC):
     @abc.abstractmethod
     async def download(self, url: str, max_bytes: int) -> Downloaded:
         """Fetch ``url``; raise DownloadError if it is missing, too large or not media."""

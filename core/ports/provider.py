@@ -6,7 +6,7 @@ import abc
 from decimal import Decimal
 
 
-class MediaUploader(abc.ABC):
+class UploaderPort(abc.ABC):
     @abc.abstractmethod
     async def upload(self, content: bytes, filename: str, mime: str) -> str:
         """Host a user's file where the provider can read it; returns its URL.
@@ -15,7 +15,7 @@ class MediaUploader(abc.ABC):
         """
 
 
-class ProviderAccount(abc.ABC):
+class AccountPort(abc.ABC):
     @abc.abstractmethod
     async def credits(self) -> Decimal | None:
         """The provider account's remaining credits; None when there is no account (stub)."""

@@ -18,7 +18,7 @@ class Posted(enum.Enum):
     DUPLICATE = "duplicate"
 
 
-class UsersStore(abc.ABC):
+class UsersPort(abc.ABC):
     @abc.abstractmethod
     async def upsert_user(self, user: User) -> tuple[User, bool]:
         """Insert the user or refresh its names; returns the stored user and whether it is new.
@@ -33,7 +33,7 @@ class UsersStore(abc.ABC):
     async def set_language(self, user_id: int, lang: str) -> None: ...
 
 
-class LedgerStore(abc.ABC):
+class LedgerPort(abc.ABC):
     @abc.abstractmethod
     async def post(self, entry: LedgerEntry) -> Posted:
         """Append one entry, idempotent on ``entry.key``.
@@ -51,7 +51,7 @@ class LedgerStore(abc.ABC):
         """The user's newest entries first."""
 
 
-class JobsStore(abc.ABC):
+class JobsPort(abc.ABC):
     @abc.abstractmethod
     async def create_job_with_hold(self, job: Job) -> tuple[Job, bool]:
         """Create the job and its hold in one unit of work.
@@ -129,5 +129,5 @@ class JobsStore(abc.ABC):
         """The user's jobs, newest first (for the job-history screen; no screen reads it yet)."""
 
 
-class StoragePort(UsersStore, LedgerStore, JobsStore, abc.ABC):
+class StoragePort(UsersPort, LedgerPort, JobsPort, abc.ABC):
     """Everything the core persists."""

@@ -1,4 +1,4 @@
-"""UpdateSource: where raw Telegram updates come from when the bot fetches them (polling).
+"""UpdateSourcePort: where raw Telegram updates come from when the bot fetches them (polling).
 
 The webhook route is pushed updates and stores them through the ingest use case directly.
 """
@@ -13,7 +13,7 @@ RawUpdate = Mapping[str, Any]
 UpdateSink = Callable[[RawUpdate], Awaitable[None]]
 
 
-class UpdateSource(abc.ABC):
+class UpdateSourcePort(abc.ABC):
     @abc.abstractmethod
     async def run(self, sink: UpdateSink) -> None:
         """Hand every update to ``sink``; an update counts as received only once sink returned."""

@@ -9,8 +9,8 @@ import logging
 import attrs
 
 from core.domain.jobs import AWAITING_RESULT, Job, JobStatus
-from core.ports.callbacks import CallbackStore, ProviderCallback
-from core.ports.clock import Clock
+from core.ports.callbacks import CallbackStorePort, ProviderCallback
+from core.ports.clock import ClockPort
 from core.ports.generation import GenerationError, GenerationPort, TaskStatus
 from core.ports.storage import StoragePort
 from core.usecases.generation import ApplyTaskStatus
@@ -32,8 +32,8 @@ class ReceiveCallback:
     """The fast half, inside the HTTP request: check the per-job token, persist, return."""
 
     storage: StoragePort
-    callbacks: CallbackStore
-    clock: Clock
+    callbacks: CallbackStorePort
+    clock: ClockPort
 
     async def __call__(
         self, job_id: str, token: str, task_id: str | None, status: TaskStatus, raw: str = ""
@@ -66,10 +66,10 @@ class ProcessCallbacks:
     """The slow half (after the 200, or from the reconciler): apply stored callbacks."""
 
     storage: StoragePort
-    callbacks: CallbackStore
+    callbacks: CallbackStorePort
     generation: GenerationPort
     apply: ApplyTaskStatus
-    clock: Clock
+    clock: ClockPort
 
     async def __call__(self, job_id: str) -> Job | None:
         job = await self.storage.get_job(job_id)

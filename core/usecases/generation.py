@@ -16,7 +16,7 @@ from core.domain.jobs import HAS_TASK, RELEASABLE, FailureKind, Job, JobStatus
 from core.domain.ledger import EntryKind
 from core.domain.money import Pricing
 from core.ports.chat import ChatPort, Progress
-from core.ports.clock import Clock, IdGenerator
+from core.ports.clock import ClockPort, IdsPort
 from core.ports.generation import (
     GenerationError,
     GenerationPort,
@@ -25,7 +25,7 @@ from core.ports.generation import (
     TaskState,
     TaskStatus,
 )
-from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
+from core.ports.media import Downloaded, DownloaderPort, DownloadError, TooLarge
 from core.ports.storage import StoragePort
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ class ConfirmGeneration:
     storage: StoragePort
     catalog: Catalog
     pricing: Pricing
-    clock: Clock
-    ids: IdGenerator
+    clock: ClockPort
+    ids: IdsPort
 
     async def __call__(
         self,
@@ -93,7 +93,7 @@ class FailJob:
 
     storage: StoragePort
     chat: ChatPort
-    clock: Clock
+    clock: ClockPort
 
     async def __call__(
         self,
@@ -128,7 +128,7 @@ class SubmitJob:
     storage: StoragePort
     generation: GenerationPort
     catalog: Catalog
-    clock: Clock
+    clock: ClockPort
     fail: FailJob
     chat: ChatPort
     callback_base: str | None = None
@@ -208,9 +208,9 @@ class DeliverResult:
     """
 
     storage: StoragePort
-    downloader: MediaDownloader
+    downloader: DownloaderPort
     chat: ChatPort
-    clock: Clock
+    clock: ClockPort
     fail: FailJob
     max_bytes: int = 50 * 1024 * 1024
     claim_lease: timedelta = timedelta(minutes=5)
@@ -314,7 +314,7 @@ class ApplyTaskStatus:
     """
 
     storage: StoragePort
-    clock: Clock
+    clock: ClockPort
     fail: FailJob
     on_succeeded: Callable[[], None] = lambda: None
 

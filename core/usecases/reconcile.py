@@ -16,8 +16,8 @@ import attrs
 from core.domain.catalog import Catalog, CategoryTimes
 from core.domain.errors import UnknownModel
 from core.domain.jobs import AWAITING_RESULT, FailureKind, Job, JobStatus
-from core.ports.callbacks import CallbackStore
-from core.ports.clock import Clock
+from core.ports.callbacks import CallbackStorePort
+from core.ports.clock import ClockPort
 from core.ports.generation import GenerationError, GenerationPort
 from core.ports.storage import StoragePort
 from core.usecases.generation import ApplyTaskStatus, FailJob, SubmitJob
@@ -50,7 +50,7 @@ class ReconcileReport:
 class ReconcileJobs:
     storage: StoragePort
     generation: GenerationPort
-    clock: Clock
+    clock: ClockPort
     submit: SubmitJob
     apply: ApplyTaskStatus
     fail: FailJob
@@ -64,7 +64,7 @@ class ReconcileJobs:
     beyond createTask's own timeout): its outcome is treated as unknown."""
     queued_timeout: timedelta = timedelta(minutes=10)
     """A queued job no runner claimed within this is released (no runner is running)."""
-    callbacks: CallbackStore | None = None
+    callbacks: CallbackStorePort | None = None
     process_callbacks: Callable[[str], Awaitable[object]] | None = None
     catalog: Catalog | None = None
     """With a catalog, each job waits as long as its model's category allows."""

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from core.domain.jobs import Job
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.storage import StoragePort
 from core.usecases.generation import DeliverResult, SubmitJob
 
@@ -56,7 +56,7 @@ class JobRunner:
     storage: StoragePort
     submit: SubmitJob
     deliver: DeliverResult
-    clock: Clock
+    clock: ClockPort
     doorbell: Doorbell = attrs.field(factory=Doorbell)
     concurrency: int = 4
     poll_interval: float = 3.0

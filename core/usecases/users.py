@@ -6,7 +6,7 @@ import attrs
 
 from core.domain.ledger import EntryKind, LedgerEntry
 from core.domain.users import LANGUAGES, User, pick_language
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.storage import StoragePort
 
 
@@ -19,7 +19,7 @@ class Registration:
 @attrs.define
 class RegisterUser:
     storage: StoragePort
-    clock: Clock
+    clock: ClockPort
     welcome_balance: int = 0
 
     async def __call__(

@@ -1,4 +1,4 @@
-"""The CallbackStore contract, run against InMemoryCallbackStore and PostgresCallbackStore."""
+"""The CallbackStorePort contract, run against InMemoryCallbackStore and PostgresCallbackStore."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from adapters.postgres.kie_callbacks import PostgresCallbackStore, _callback
 from adapters.postgres.pool import open_pool
 from core.domain.catalog import MediaKind
 from core.domain.jobs import FailureKind, ResultFile
-from core.ports.callbacks import CallbackStore, ProviderCallback
+from core.ports.callbacks import CallbackStorePort, ProviderCallback
 from core.ports.generation import TaskState, TaskStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def callbacks(storage_url: str | None) -> AsyncIterator[CallbackStore]:
+async def callbacks(storage_url: str | None) -> AsyncIterator[CallbackStorePort]:
     if storage_url is None:
         yield InMemoryCallbackStore()
         return
@@ -42,7 +42,7 @@ def cb(job_id: str, state: TaskState = TaskState.RUNNING, seconds: int = 0) -> P
     )
 
 
-async def test_saved_callbacks_round_trip_in_order(callbacks: CallbackStore) -> None:
+async def test_saved_callbacks_round_trip_in_order(callbacks: CallbackStorePort) -> None:
     first = await callbacks.save(cb("j1", TaskState.RUNNING))
     second = await callbacks.save(cb("j1", TaskState.SUCCEEDED, 5))
     await callbacks.save(cb("j2", TaskState.FAILED))
@@ -63,7 +63,7 @@ async def test_saved_callbacks_round_trip_in_order(callbacks: CallbackStore) -> 
     ],
 )
 async def test_a_failed_callback_keeps_its_kind_and_reason(
-    callbacks: CallbackStore, failure: FailureKind, reason: str | None
+    callbacks: CallbackStorePort, failure: FailureKind, reason: str | None
 ) -> None:
     status = TaskStatus(TaskState.FAILED, error="flagged (400)", failure=failure, reason=reason)
     saved = ProviderCallback("j1", "task-j1", status, T0, "{}")
@@ -94,7 +94,9 @@ def test_a_row_stored_without_a_kind_reads_as_a_provider_error() -> None:
     )
 
 
-async def test_duplicates_are_stored_and_marked_done_one_by_one(callbacks: CallbackStore) -> None:
+async def test_duplicates_are_stored_and_marked_done_one_by_one(
+    callbacks: CallbackStorePort,
+) -> None:
     a = await callbacks.save(cb("j1", TaskState.SUCCEEDED))
     b = await callbacks.save(cb("j1", TaskState.SUCCEEDED))
     assert a != b
@@ -106,7 +108,7 @@ async def test_duplicates_are_stored_and_marked_done_one_by_one(callbacks: Callb
 
 
 async def test_jobs_with_pending_oldest_first_limited_and_without_done_ones(
-    callbacks: CallbackStore,
+    callbacks: CallbackStorePort,
 ) -> None:
     j2 = await callbacks.save(cb("j2"))
     await callbacks.save(cb("j1"))

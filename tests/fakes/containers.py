@@ -16,10 +16,10 @@ from adapters.memory.lock import InMemoryLock
 from adapters.memory.metrics import InMemoryMetrics
 from adapters.memory.storage import InMemoryStorage
 from core.ports.chat import ChatPort
-from core.ports.clock import Clock
+from core.ports.clock import ClockPort
 from core.ports.generation import GenerationPort
 from core.ports.lock import LockTimings
-from core.ports.media import MediaDownloader
+from core.ports.media import DownloaderPort
 from entrypoints.containers import BotContainer
 from entrypoints.settings import Settings
 
@@ -36,11 +36,11 @@ class InMemoryDatabase(containers.DeclarativeContainer):
 def use_case_container(
     settings: Settings,
     *,
-    clock: Clock,
+    clock: ClockPort,
     sleep: Callable[[float], Awaitable[None]],
     chat: ChatPort,
     generation: GenerationPort | None = None,
-    downloader: MediaDownloader | None = None,
+    downloader: DownloaderPort | None = None,
 ) -> BotContainer:
     """The production ``BotContainer`` on the in-memory database, with the edges a use-case
     test drives by hand put in: its clock and waiting, a recording chat, and optionally a

@@ -1,4 +1,4 @@
-"""Money invariants on PostgreSQL (anchors §D.2): conservation, no overdraft, races, replays."""
+"""Money invariants on PostgreSQL: conservation, no overdraft, races, replays."""
 
 from __future__ import annotations
 

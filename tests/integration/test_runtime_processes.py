@@ -73,7 +73,8 @@ def _health_before_aiogram(pg_url: str, api_base: str) -> None:
         body = bot.wait_healthy("ok", 30)
         assert body["storage"] == "postgres"
         wait_for(lambda: (bot.health() or {}).get("lock_state") == "ACTIVE", 15, "ACTIVE")
-        assert first_answer < 3.0, f"/health took {first_answer:.2f}s"  # SPEC target 1.5 s
+        # The target is 1.5 s; 3 s leaves room for a loaded CI machine.
+        assert first_answer < 3.0, f"/health took {first_answer:.2f}s"
         status, _ = http("POST", f"{bot.base}/webhook/guess", b"{}", {})
         assert status == 404
     finally:

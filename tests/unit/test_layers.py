@@ -47,3 +47,29 @@ def test_core_imports_nothing_from_outer_layers() -> None:
     }
     assert {k: v for k, v in bad.items() if v} == {}
     assert len(bad) > 10
+
+
+def abstract_classes(source: str) -> list[str]:
+    """The classes a module declares as ``abc.ABC`` subclasses: its ports."""
+    tree = ast.parse(source)
+    return [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any(ast.unparse(base) in ("abc.ABC", "ABC") for base in node.bases)
+    ]
+
+
+def test_the_port_finder_sees_abstract_classes() -> None:
+    source = "import abc\nclass APort(abc.ABC): ...\nclass Plain: ...\nclass B(AbcMixin): ..."
+    assert abstract_classes(source) == ["APort"]
+
+
+def test_every_port_is_named_for_its_role() -> None:
+    ports = {
+        name: path.name
+        for path in sorted((CORE / "ports").glob("*.py"))
+        for name in abstract_classes(path.read_text())
+    }
+    assert len(ports) >= 10
+    assert [name for name in ports if not name.endswith("Port")] == []

@@ -34,7 +34,7 @@ from core.ports.generation import (
     TaskState,
     TaskStatus,
 )
-from core.ports.media import Downloaded, DownloadError, MediaDownloader, TooLarge
+from core.ports.media import Downloaded, DownloaderPort, DownloadError, TooLarge
 from core.usecases.runner import JobRunner
 from core.usecases.users import RegisterUser
 from tests.conftest import ClockSleep, make_settings
@@ -95,7 +95,7 @@ class Counter:
             await asyncio.wait_for(self._changed.wait_for(lambda: self.count >= n), 5)
 
 
-class ScriptedDownloader(MediaDownloader):
+class ScriptedDownloader(DownloaderPort):
     """Fails the first ``failures`` downloads, then serves a PNG (or says it is too large)."""
 
     def __init__(self, failures: int = 0, too_large: bool = False) -> None:
@@ -119,7 +119,7 @@ class World:
         self,
         generation: GenerationPort | None = None,
         balance: int = 1_000,
-        downloader: MediaDownloader | None = None,
+        downloader: DownloaderPort | None = None,
     ) -> None:
         self.clock = ManualClock()
         self.chat = RecordingChat()
@@ -175,7 +175,7 @@ class World:
 
 
 async def make_world(
-    generation: GenerationPort | None = None, downloader: MediaDownloader | None = None
+    generation: GenerationPort | None = None, downloader: DownloaderPort | None = None
 ) -> World:
     world = World(generation, downloader=downloader)
     await world.start()
