@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import httpx
 
+from adapters.generation.kie import KieGeneration
 from adapters.generation.stub import StubGeneration
 from adapters.generation.stub_upload import StubUploader
 from adapters.kie.account import KieAccount
 from adapters.kie.client import HttpxKieClient, KieTimeouts
-from adapters.kie.generation import KieGeneration
 from adapters.kie.uploader import KieUploader
 from core.domain.catalog import Catalog
 from core.ports.clock import ClockPort

@@ -1,1 +1,2 @@
-"""Stub mode (offline): StubGeneration (GenerationPort), StubUploader (UploaderPort)."""
+"""The GenerationPort's adapters: KieGeneration (Kie.ai's jobs API, on the client in
+``adapters/kie/``) and, offline, StubGeneration with its StubUploader (UploaderPort)."""

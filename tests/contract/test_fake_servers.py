@@ -31,10 +31,10 @@ from aiogram.types import (
 )
 
 from adapters.catalog.loader import load_catalog
+from adapters.generation.kie import KieGeneration
 from adapters.kie.account import KieAccount
 from adapters.kie.client import HttpxKieClient
 from adapters.kie.errors import KieUnavailable
-from adapters.kie.generation import KieGeneration
 from adapters.kie.records import output_kinds, parse_callback
 from adapters.kie.uploader import KieUploader
 from adapters.media.downloader import HttpxDownloader

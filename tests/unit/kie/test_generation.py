@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from adapters.catalog.loader import load_catalog
-from adapters.kie.generation import KieGeneration
+from adapters.generation.kie import KieGeneration
 from adapters.kie.limiter import SlidingWindowLimiter
 from core.domain.catalog import MediaKind
 from core.domain.jobs import FailureKind, JobStatus

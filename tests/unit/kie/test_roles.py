@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from adapters.generation.kie import KieGeneration
 from adapters.generation.stub import StubGeneration
 from adapters.generation.stub_upload import StubUploader
 from adapters.kie.account import KieAccount
-from adapters.kie.generation import KieGeneration
 from adapters.kie.uploader import KieUploader
 from tests.conftest import BotHarness
 

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.catalog.loader import load_catalog
-from adapters.kie.generation import KieGeneration
+from adapters.generation.kie import KieGeneration
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
 from adapters.memory.storage import InMemoryStorage
 from adapters.system import ManualClock

@@ -10,6 +10,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.kie.client import HttpxKieClient
+from adapters.kie.errors import KieNotFound, KieTaskEnded, classify_failure, short
+from adapters.kie.records import output_kinds, parse_record
 from core.domain.catalog import Catalog
 from core.domain.errors import InvalidParams
 from core.domain.jobs import FailureKind
@@ -20,10 +23,6 @@ from core.ports.generation import (
     TaskState,
     TaskStatus,
 )
-
-from .client import HttpxKieClient
-from .errors import KieNotFound, KieTaskEnded, classify_failure, short
-from .records import output_kinds, parse_record
 
 log = logging.getLogger(__name__)
 
