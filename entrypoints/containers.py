@@ -47,6 +47,7 @@ from core.usecases.generation import (
     FailJob,
     SubmitJob,
 )
+from core.usecases.history import JobHistory
 from core.usecases.inbox_workers import InboxWorkers
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
@@ -186,6 +187,7 @@ class UseCases(containers.DeclarativeContainer):
         QuotePrice, catalog=adapters.catalog, pricing=adapters.pricing, storage=adapters.storage
     )
     show_balance = providers.Singleton(ShowBalance, storage=adapters.storage)
+    history = providers.Singleton(JobHistory, storage=adapters.storage)
     confirm = providers.Singleton(
         ConfirmGeneration,
         storage=adapters.storage,
@@ -291,6 +293,7 @@ class BotContainer(containers.DeclarativeContainer):
         confirm=usecases.confirm,
         launch=usecases.launch,
         show_balance=usecases.show_balance,
+        history=usecases.history,
         account=adapters.account,
         admins=settings.provided.admins,
         uploader=adapters.uploader,

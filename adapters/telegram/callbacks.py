@@ -6,7 +6,7 @@ from aiogram.filters.callback_data import CallbackData
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: str  # home | balance | help | language
+    action: str  # home | balance | help | language | history
 
 
 class CategoryCb(CallbackData, prefix="c"):
@@ -33,3 +33,12 @@ class MediaCb(CallbackData, prefix="mi"):
     action: str  # skip | done
     step: int
     """The media parameter's index: a button from an earlier step matches nothing."""
+
+
+class HistoryCb(CallbackData, prefix="h"):
+    page: int
+
+
+class RepeatCb(CallbackData, prefix="r"):
+    job_id: str
+    """A job of the user's own: its model and parameters, at today's price."""

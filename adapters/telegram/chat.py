@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from adapters.telegram.context import Tr
 from adapters.telegram.i18n import Translator
-from adapters.telegram.keyboards import back_to_menu
+from adapters.telegram.keyboards import after_result, back_to_menu
 from adapters.telegram.outgoing import Outgoing, plan_sends
 from core.domain.catalog import Catalog
 from core.domain.errors import UnknownModel
@@ -105,14 +105,22 @@ class AiogramChat(ChatPort):
     async def deliver(
         self, job: Job, files: list[tuple[str, bytes, str]], links: Sequence[str] = ()
     ) -> bool:
+        """The result, captioned, with Repeat and New under its last message; the progress
+        message goes (the result says what it said)."""
         title = self._title(job)
         caption: str | None = self._tr(
             job.lang, "job-caption", title=title, price=self._pricing.format(job.price)
         )
+        actions = after_result(Tr(self._tr, job.lang), job.id)
         try:
-            for group in plan_sends(files):
+            groups = plan_sends(files)
+            attached = False
+            for i, group in enumerate(groups):
+                # Buttons ride on the last message when it can carry them (not an album).
+                markup = actions if i == len(groups) - 1 and len(group) == 1 else None
                 try:
-                    await self._send_group(job.chat_id, group, caption)
+                    await self._send_group(job.chat_id, group, caption, markup)
+                    attached = markup is not None
                 except TelegramEntityTooLarge:
                     # Over the server's real limit despite our check: send the links, never retry.
                     log.warning("result refused as too large job_id=%s", job.id)
@@ -121,14 +129,37 @@ class AiogramChat(ChatPort):
             for url in dict.fromkeys(u for u in links if u.startswith("http")):
                 text = self._tr(job.lang, "job-link", title=title, url=url)
                 await self._bot.send_message(job.chat_id, text)
-            await self._status(job, self._tr(job.lang, "job-done", title=title))
+                attached = False
+            if not attached:
+                text = self._tr(job.lang, "job-done-actions", title=title)
+                await self._bot.send_message(job.chat_id, text, reply_markup=actions)
+            await self._drop_progress(job)
         except TelegramForbiddenError:
             # Nobody can receive it: not delivered, so not paid for.
             log.warning("user blocked the bot; result not sent job_id=%s", job.id)
             return False
         return True
 
-    async def _send_group(self, chat_id: int, group: list[Outgoing], caption: str | None) -> None:
+    async def _drop_progress(self, job: Job) -> None:
+        if job.progress_message_id is None:
+            return
+        try:
+            await self._bot.delete_message(job.chat_id, job.progress_message_id)
+        except TelegramBadRequest:
+            # Too old to delete (48 h) or gone already: say it is done instead.
+            try:
+                title = self._title(job)
+                await self._status(job, self._tr(job.lang, "job-done", title=title))
+            except TelegramBadRequest as exc:
+                log.info("progress message left as it was job_id=%s: %s", job.id, exc)
+
+    async def _send_group(
+        self,
+        chat_id: int,
+        group: list[Outgoing],
+        caption: str | None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         if len(group) > 1:
             media: list[Any] = [
                 item.as_media(caption if i == 0 else None) for i, item in enumerate(group)
@@ -138,10 +169,10 @@ class AiogramChat(ChatPort):
         item = group[0]
         upload = item.upload()
         if item.kind == "photo":
-            await self._bot.send_photo(chat_id, upload, caption=caption)
+            await self._bot.send_photo(chat_id, upload, caption=caption, reply_markup=markup)
         elif item.kind == "video":
-            await self._bot.send_video(chat_id, upload, caption=caption)
+            await self._bot.send_video(chat_id, upload, caption=caption, reply_markup=markup)
         elif item.kind == "audio":
-            await self._bot.send_audio(chat_id, upload, caption=caption)
+            await self._bot.send_audio(chat_id, upload, caption=caption, reply_markup=markup)
         else:
-            await self._bot.send_document(chat_id, upload, caption=caption)
+            await self._bot.send_document(chat_id, upload, caption=caption, reply_markup=markup)

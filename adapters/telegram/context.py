@@ -16,6 +16,7 @@ from core.domain.money import Pricing
 from core.ports.provider import AccountPort, UploaderPort
 from core.ports.storage import StoragePort
 from core.usecases.generation import ConfirmGeneration
+from core.usecases.history import JobHistory
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.users import RegisterUser, SetLanguage
@@ -33,6 +34,7 @@ class BotServices:
     confirm: ConfirmGeneration
     launch: LaunchJob
     show_balance: ShowBalance
+    history: JobHistory
     account: AccountPort | None = None
     """The provider account for the admin balance; None when there is none (stub mode)."""
     admins: frozenset[int] = frozenset()

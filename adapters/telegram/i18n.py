@@ -1,4 +1,8 @@
-"""Translator: Fluent (``.ftl``) messages per language; handlers never hold literal texts."""
+"""Translator: Fluent (``.ftl``) messages per language; handlers never hold literal texts.
+
+Each language is a directory (``locales/en/``, ``locales/ru/``) of ``.ftl`` files, one per
+area of the bot, read into one bundle; a key defined twice in a language is an error.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,29 @@ FALLBACK = "en"
 class Translator:
     def __init__(self, directory: Path = LOCALES_DIR) -> None:
         self._bundles: dict[str, FluentBundle] = {}
-        for path in sorted(directory.glob("*.ftl")):
-            bundle = FluentBundle([path.stem], use_isolating=False)
-            errors = bundle.add_resource(FluentResource(path.read_text(encoding="utf-8")))
-            if errors:
-                raise ValueError(f"{path.name}: {errors[0]}")
-            self._bundles[path.stem] = bundle
+        for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+            files = sorted(folder.glob("*.ftl"))
+            if not files:
+                continue
+            bundle = FluentBundle([folder.name], use_isolating=False)
+            seen: dict[str, str] = {}
+            for path in files:
+                resource = FluentResource(path.read_text(encoding="utf-8"))
+                for entry in resource.body:
+                    name = getattr(getattr(entry, "id", None), "name", None)
+                    if name is None:
+                        continue
+                    if name in seen:
+                        raise ValueError(
+                            f"{folder.name}/{path.name}: {name} is also in {seen[name]}"
+                        )
+                    seen[name] = path.name
+                errors = bundle.add_resource(resource)
+                if errors:
+                    raise ValueError(f"{folder.name}/{path.name}: {errors[0]}")
+            self._bundles[folder.name] = bundle
         if FALLBACK not in self._bundles:
-            raise ValueError(f"no {FALLBACK}.ftl in {directory}")
+            raise ValueError(f"no {FALLBACK}/ translations in {directory}")
 
     @property
     def languages(self) -> list[str]:

@@ -9,10 +9,12 @@ from adapters.telegram.callbacks import (
     CancelCb,
     CategoryCb,
     ConfirmCb,
+    HistoryCb,
     LanguageCb,
     MediaCb,
     MenuCb,
     ModelCb,
+    RepeatCb,
 )
 from adapters.telegram.context import Tr
 from core.domain.catalog import Catalog, Category, ModelSpec
@@ -27,6 +29,7 @@ def main_menu(tr: Tr, catalog: Catalog) -> InlineKeyboardMarkup:
                 text=tr(f"menu-{category.value}"), callback_data=CategoryCb(category=category)
             )
     kb.button(text=tr("menu-balance"), callback_data=MenuCb(action="balance"))
+    kb.button(text=tr("menu-history"), callback_data=MenuCb(action="history"))
     kb.button(text=tr("menu-help"), callback_data=MenuCb(action="help"))
     kb.button(text=tr("menu-language"), callback_data=MenuCb(action="language"))
     kb.adjust(2)
@@ -86,4 +89,33 @@ def languages(tr: Tr, langs: list[str]) -> InlineKeyboardMarkup:
         kb.button(text=names.get(lang, lang), callback_data=LanguageCb(lang=lang))
     kb.button(text=tr("btn-back"), callback_data=MenuCb(action="home"))
     kb.adjust(2)
+    return kb.as_markup()
+
+
+def after_result(tr: Tr, job_id: str) -> InlineKeyboardMarkup:
+    """Under a delivered result: the same again, or something new."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-repeat"), callback_data=RepeatCb(job_id=job_id))
+    kb.button(text=tr("btn-new"), callback_data=MenuCb(action="home"))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def history_menu(
+    tr: Tr, repeatable: list[tuple[int, str]], page: int, more: bool
+) -> InlineKeyboardMarkup:
+    """One Repeat button per listed job (by its number on the page), then paging and Menu."""
+    kb = InlineKeyboardBuilder()
+    for number, job_id in repeatable:
+        kb.button(text=tr("btn-repeat-n", n=number), callback_data=RepeatCb(job_id=job_id))
+    paging = 0
+    if page > 0:
+        kb.button(text=tr("btn-newer"), callback_data=HistoryCb(page=page - 1))
+        paging += 1
+    if more:
+        kb.button(text=tr("btn-older"), callback_data=HistoryCb(page=page + 1))
+        paging += 1
+    kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
+    rows = [3] * (len(repeatable) // 3) + ([len(repeatable) % 3] if len(repeatable) % 3 else [])
+    kb.adjust(*rows, *([paging] if paging else []), 1)
     return kb.as_markup()

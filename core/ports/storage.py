@@ -126,7 +126,7 @@ class JobsPort(abc.ABC):
 
     @abc.abstractmethod
     async def user_jobs(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Job]:
-        """The user's jobs, newest first (for the job-history screen; no screen reads it yet)."""
+        """The user's jobs, newest first (the history screen)."""
 
 
 class StoragePort(UsersPort, LedgerPort, JobsPort, abc.ABC):

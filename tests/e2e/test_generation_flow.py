@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageText,
+    SendMessage,
+    SendPhoto,
+)
 
 from core.domain.jobs import JobStatus
 from tests.conftest import BotHarness
@@ -62,7 +68,14 @@ async def test_start_to_delivered_image_reduces_balance_by_price(harness: BotHar
     assert photos[0].caption == "Z-Image · 0.76 RUB"
     assert photos[0].photo.data.startswith(b"\x89PNG")
     edits = [r.text for r in harness.api.requests if isinstance(r, EditMessageText)]
-    assert edits[-2:] == ["⏳ Z-Image: ready, fetching the result…", "✅ Z-Image"]
+    assert edits[-1] == "⏳ Z-Image: ready, fetching the result…"
+    # The result carries the next step; the progress message, which would only repeat its
+    # caption, is gone.
+    buttons = [b for row in photos[0].reply_markup.inline_keyboard for b in row]
+    assert [b.text for b in buttons] == ["🔁 Repeat", "✨ New"]
+    assert buttons[0].callback_data == f"r:{jobs[0].id}"
+    [deleted] = harness.api.sent(DeleteMessage)
+    assert deleted.message_id == harness.storage.jobs[jobs[0].id].progress_message_id
     balance = await harness.storage.balance(USER)
     assert (balance.total, balance.held) == (10_000 - 76, 0)
     assert harness.storage.jobs[jobs[0].id].status is JobStatus.DELIVERED

@@ -16,6 +16,7 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
     AnswerCallbackQuery,
+    DeleteMessage,
     DeleteWebhook,
     EditMessageReplyMarkup,
     EditMessageText,
@@ -96,7 +97,7 @@ class FakeBotApi(BaseSession):
             offset = method.offset or 0
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             return list(self.updates)
-        if isinstance(method, (SetWebhook, DeleteWebhook)):
+        if isinstance(method, (SetWebhook, DeleteWebhook, DeleteMessage)):
             return True
         if isinstance(method, AnswerCallbackQuery):
             return True
