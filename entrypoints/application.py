@@ -22,6 +22,7 @@ from adapters.postgres.inbox import PostgresInbox
 from adapters.postgres.kie_callbacks import PostgresCallbackStore
 from adapters.postgres.lock import PostgresAdvisoryLock
 from adapters.postgres.pool import open_pool
+from adapters.postgres.referrals import PostgresReferrals
 from adapters.postgres.storage import PostgresStorage
 from core.ports.lock import LockTimings
 from entrypoints.runtimes import PollingRuntime, WebhookRuntime
@@ -73,6 +74,7 @@ class Database(containers.DeclarativeContainer):
     storage = providers.Singleton(PostgresStorage, pool)
     inbox = providers.Singleton(PostgresInbox, pool)
     kie_callbacks = providers.Singleton(PostgresCallbackStore, pool)
+    referrals = providers.Singleton(PostgresReferrals, pool)
     fsm_storage = providers.Singleton(postgres_fsm_storage, pool)
 
 

@@ -31,6 +31,7 @@ from adapters.http.updates import user_id
 from adapters.media.downloader import HttpxDownloader
 from adapters.system import RandomIds, SystemClock
 from adapters.telegram.chat import AiogramChat
+from adapters.telegram.commands import CommandMenu
 from adapters.telegram.context import BotServices, UserContextMiddleware
 from adapters.telegram.handlers import build_router
 from adapters.telegram.i18n import Translator
@@ -40,6 +41,8 @@ from core.ports.clock import ClockPort
 from core.ports.inbox import MalformedUpdate
 from core.ports.metrics import MetricsPort
 from core.usecases.callbacks import ProcessCallbacks, ReceiveCallback
+from core.usecases.cancel import CancelJob
+from core.usecases.free_tier import FreeTier, ShowFreeTier
 from core.usecases.generation import (
     ApplyTaskStatus,
     ConfirmGeneration,
@@ -52,6 +55,7 @@ from core.usecases.inbox_workers import InboxWorkers
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
+from core.usecases.referrals import AcceptReferral, Referrals, ShowInvite
 from core.usecases.runner import Doorbell, JobRunner
 from core.usecases.users import RegisterUser, SetLanguage
 from entrypoints.generation import make_account, make_generation, make_kie_client, make_uploader
@@ -151,6 +155,7 @@ class Adapters(containers.DeclarativeContainer):
 
     storage = database.storage
     kie_callbacks = database.kie_callbacks
+    referrals = database.referrals
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     pricing = providers.Singleton(make_pricing, settings)
@@ -183,11 +188,41 @@ class UseCases(containers.DeclarativeContainer):
         welcome_balance=settings.provided.welcome_balance,
     )
     set_language = providers.Singleton(SetLanguage, storage=adapters.storage)
+    free_tier = providers.Singleton(
+        FreeTier,
+        storage=adapters.storage,
+        clock=adapters.clock,
+        daily_quota=settings.provided.free_daily_quota,
+    )
+    """The daily free generations on the catalog's free SKUs, taken by ``confirm``."""
+    show_free_tier = providers.Singleton(
+        ShowFreeTier, free_tier=free_tier, catalog=adapters.catalog
+    )
     quote = providers.Singleton(
-        QuotePrice, catalog=adapters.catalog, pricing=adapters.pricing, storage=adapters.storage
+        QuotePrice,
+        catalog=adapters.catalog,
+        pricing=adapters.pricing,
+        storage=adapters.storage,
+        free_tier=free_tier,
     )
     show_balance = providers.Singleton(ShowBalance, storage=adapters.storage)
     history = providers.Singleton(JobHistory, storage=adapters.storage)
+    cancel_job = providers.Singleton(
+        CancelJob, storage=adapters.storage, chat=adapters.chat, clock=adapters.clock
+    )
+    referrals = providers.Singleton(
+        Referrals,
+        invite=providers.Singleton(
+            ShowInvite, referrals=adapters.referrals, ids=adapters.ids, clock=adapters.clock
+        ),
+        accept=providers.Singleton(
+            AcceptReferral,
+            referrals=adapters.referrals,
+            clock=adapters.clock,
+            inviter_bonus=settings.provided.referral_bonus_inviter,
+            invitee_bonus=settings.provided.referral_bonus_invitee,
+        ),
+    )
     confirm = providers.Singleton(
         ConfirmGeneration,
         storage=adapters.storage,
@@ -195,6 +230,7 @@ class UseCases(containers.DeclarativeContainer):
         pricing=adapters.pricing,
         clock=adapters.clock,
         ids=adapters.ids,
+        free_tier=free_tier,
     )
     doorbell = providers.Singleton(Doorbell)
     fail = providers.Singleton(
@@ -294,6 +330,9 @@ class BotContainer(containers.DeclarativeContainer):
         launch=usecases.launch,
         show_balance=usecases.show_balance,
         history=usecases.history,
+        cancel_job=usecases.cancel_job,
+        referrals=usecases.referrals,
+        free_tier=usecases.show_free_tier,
         account=adapters.account,
         admins=settings.provided.admins,
         uploader=adapters.uploader,
@@ -322,3 +361,7 @@ class BotContainer(containers.DeclarativeContainer):
         ),
     )
     """The Kie.ai callback route, mounted on the running HTTP app once this exists."""
+    commands = providers.Singleton(
+        CommandMenu, adapters.bot, adapters.translator, settings.provided.admins
+    )
+    """The "/" command menu in every language, set by the lock holder."""

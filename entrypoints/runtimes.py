@@ -2,9 +2,10 @@
 
 Both run the same services on every instance — the inbox workers and the job runner — and,
 while this instance holds the lock, the duties of the lock holder under a ``DutyRunner``:
-reconciling jobs with Kie.ai, purging processed updates, and the mode's own way of getting
-updates (``setWebhook`` or ``getUpdates``). They differ only in that: ``WebhookRuntime`` serves
-the webhook ingest and registers it, ``PollingRuntime`` polls.
+setting the command menu, reconciling jobs with Kie.ai, purging processed updates, and the
+mode's own way of getting updates (``setWebhook`` or ``getUpdates``). They differ only in
+that: ``WebhookRuntime`` serves the webhook ingest and registers it, ``PollingRuntime``
+polls.
 
 A runtime comes up in the order start-up opens things, so each step needs only what is
 already there: ``open`` once the database is (the webhook ingest goes live), ``start`` once
@@ -86,6 +87,7 @@ class BotRuntime(abc.ABC):
         self._workers: InboxWorkers | None = None
         self._job_runner: ServiceTask | None = None
         self._reconcile: Any = None
+        self._commands: Any = None
 
     async def open(self, database: Any, metrics: MetricsPort) -> None:
         """The database is open: keep the inbox and the lock at hand."""
@@ -103,6 +105,7 @@ class BotRuntime(abc.ABC):
         self._dispatcher = await provided(bot.dispatcher)
         self._workers = await provided(bot.workers)
         self._reconcile = await provided(bot.usecases.reconcile)
+        self._commands = await provided(bot.commands)
         runner = await provided(bot.usecases.runner)
         # Every instance submits and delivers jobs (not only the lock holder).
         self._job_runner = ServiceTask("job-runner", runner.run)
@@ -164,6 +167,7 @@ class BotRuntime(abc.ABC):
         await self.duties.run(
             [
                 self.update_duty(),
+                Duty("commands", self._commands.publish),
                 Duty("reconcile", reconcile, every=settings.reconcile_interval_seconds),
                 Duty("purge", purge, every=600),
             ]

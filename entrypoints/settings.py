@@ -59,6 +59,13 @@ class Settings(BaseSettings):
 
     welcome_balance: int = Field(default=0, ge=0)
     """Minor units credited once to every new user (until top-ups exist)."""
+    referral_bonus_inviter: int = Field(default=2000, ge=0)
+    """Minor units credited to a user for each new user who joins through their invite link."""
+    referral_bonus_invitee: int = Field(default=1000, ge=0)
+    """Minor units credited once to a new user who joins through someone's invite link."""
+    free_daily_quota: int = Field(default=3, ge=0, le=1000)
+    """Free generations per user and UTC day on the catalog's ``free = true`` SKUs (0: none);
+    one that fails is given back, the quota refills at 00:00 UTC."""
     billing_currency: str = "RUB"
     credit_usd: Decimal = Field(default=Decimal("0.005"), gt=0)
     """US dollars per Kie.ai credit."""

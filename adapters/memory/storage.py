@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -12,6 +12,7 @@ from core.domain.errors import IdempotencyConflict, InsufficientFunds, JobNotFou
 from core.domain.jobs import JOB_FIELDS_SETTABLE, Job, JobStatus, check_transition
 from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold, release
 from core.domain.users import User
+from core.ports.free_quota import FreeClaim, FreeUse
 from core.ports.storage import Posted, StoragePort
 
 
@@ -24,6 +25,8 @@ class InMemoryStorage(StoragePort):
         self._by_key: dict[str, LedgerEntry] = {}
         self.jobs: dict[str, Job] = {}
         self._confirm_keys: dict[str, str] = {}
+        self.free_uses: dict[str, FreeUse] = {}
+        """By job id, like the table's primary key: a job takes at most one use."""
 
     async def upsert_user(self, user: User) -> tuple[User, bool]:
         existing = self.users.get(user.id)
@@ -68,12 +71,17 @@ class InMemoryStorage(StoragePort):
     async def entries(self, user_id: int, limit: int = 10) -> list[LedgerEntry]:
         return [e for e in reversed(self.ledger) if e.user_id == user_id][:limit]
 
-    async def create_job_with_hold(self, job: Job) -> tuple[Job, bool]:
+    async def create_job_with_hold(
+        self, job: Job, free: FreeClaim | None = None
+    ) -> tuple[Job, bool]:
         existing_id = self._confirm_keys.get(job.confirm_key)
         if existing_id is not None:
             return self.jobs[existing_id], False
         if job.id in self.jobs:
             raise IdempotencyConflict(job.id)
+        is_free = free is not None and self._free_used(job.user_id, free.day) < free.quota
+        if is_free:
+            job = attrs.evolve(job, price=0)
         self._post(hold(job.id, job.user_id, job.price))
         # Like the table's defaults: a confirmed job has no outcome yet.
         job = attrs.evolve(
@@ -81,7 +89,22 @@ class InMemoryStorage(StoragePort):
         )
         self.jobs[job.id] = job
         self._confirm_keys[job.confirm_key] = job.id
+        if free is not None and is_free:
+            self.free_uses[job.id] = FreeUse(job.id, job.user_id, free.day, job.created_at)
         return job, True
+
+    def _free_used(self, user_id: int, day: date) -> int:
+        return sum(
+            1
+            for u in self.free_uses.values()
+            if u.user_id == user_id and u.day == day and not u.returned
+        )
+
+    async def free_used(self, user_id: int, day: date) -> int:
+        return self._free_used(user_id, day)
+
+    async def free_use(self, job_id: str) -> FreeUse | None:
+        return self.free_uses.get(job_id)
 
     async def get_job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
@@ -142,6 +165,9 @@ class InMemoryStorage(StoragePort):
         self._check_task_id(job_id, changes)
         make = capture if resolution is EntryKind.CAPTURE else release
         self._post(make(job.id, job.user_id, job.price))
+        use = self.free_uses.get(job.id)
+        if resolution is EntryKind.RELEASE and use is not None and not use.returned:
+            self.free_uses[job.id] = attrs.evolve(use, returned_at=now)
         return self._move(job, to, now, changes)
 
     def _move(self, job: Job, to: JobStatus, now: datetime, changes: dict[str, Any]) -> Job:

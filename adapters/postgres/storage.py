@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+import attrs
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
@@ -21,6 +22,7 @@ from core.domain.errors import IdempotencyConflict, JobNotFound
 from core.domain.jobs import JOB_FIELDS_SETTABLE, FailureKind, Job, JobStatus, check_transition
 from core.domain.ledger import Balance, EntryKind, LedgerEntry, capture, hold, release
 from core.domain.users import User
+from core.ports.free_quota import FreeClaim, FreeUse
 from core.ports.storage import Posted, StoragePort
 
 UPSERT_USER = """
@@ -40,6 +42,21 @@ VALUES (%(id)s, %(confirm_key)s, %(user_id)s, %(chat_id)s, %(lang)s, %(model_id)
         %(task_id)s, %(result)s, %(error)s, %(progress_message_id)s)
 ON CONFLICT DO NOTHING
 RETURNING *
+"""
+
+# Uses still taken count against the day; a given-back one is free again.
+COUNT_FREE_USES = """
+SELECT count(*) AS used FROM free_uses
+WHERE user_id = %s AND day = %s AND returned_at IS NULL
+"""
+
+INSERT_FREE_USE = """
+INSERT INTO free_uses (job_id, user_id, day, created_at) VALUES (%s, %s, %s, %s)
+"""
+
+# Only a use still taken is given back, so the first release's time stays.
+RETURN_FREE_USE = """
+UPDATE free_uses SET returned_at = %s WHERE job_id = %s AND returned_at IS NULL
 """
 
 # One static statement for every combination of changes: each settable field carries a flag,
@@ -136,6 +153,12 @@ def _claimed(rows: list[dict[str, Any]]) -> list[Job]:
     return [job_from(r) for r in rows]
 
 
+async def _free_used(conn: Conn, user_id: int, day: date) -> int:
+    cur = await conn.execute(COUNT_FREE_USES, (user_id, day))
+    row = await cur.fetchone()
+    return 0 if row is None else int(row["used"])
+
+
 def _check_changes(changes: dict[str, Any]) -> None:
     unknown = set(changes) - JOB_FIELDS_SETTABLE
     if unknown:
@@ -188,11 +211,18 @@ class PostgresStorage(StoragePort):
         )
         return [entry_from(r) for r in rows]
 
-    async def create_job_with_hold(self, job: Job) -> tuple[Job, bool]:
+    async def create_job_with_hold(
+        self, job: Job, free: FreeClaim | None = None
+    ) -> tuple[Job, bool]:
         async with self.pool.connection() as conn, conn.transaction():
             # The user's balance row is locked first, so concurrent confirms queue up here and
-            # each sees the holds of those before it.
+            # each sees the holds (and the free uses) of those before it.
             await lock_balance(conn, job.user_id)
+            is_free = (
+                free is not None and await _free_used(conn, job.user_id, free.day) < free.quota
+            )
+            if is_free:
+                job = attrs.evolve(job, price=0)
             cur = await conn.execute(INSERT_JOB, job_params(job))
             row = await cur.fetchone()
             if row is None:
@@ -203,8 +233,29 @@ class PostgresStorage(StoragePort):
                 if existing is None:  # the id (or task id) belongs to another confirmation
                     raise IdempotencyConflict(job.id)
                 return job_from(existing), False
+            if free is not None and is_free:
+                # The job's id is the key: a job can never take two uses.
+                await conn.execute(
+                    INSERT_FREE_USE, (job.id, job.user_id, free.day, job.created_at)
+                )
             await post_in(conn, hold(job.id, job.user_id, job.price))
             return job_from(row), True
+
+    async def free_used(self, user_id: int, day: date) -> int:
+        async with self.pool.connection() as conn:
+            return await _free_used(conn, user_id, day)
+
+    async def free_use(self, job_id: str) -> FreeUse | None:
+        row = await self._one("SELECT * FROM free_uses WHERE job_id = %s", (job_id,))
+        if row is None:
+            return None
+        return FreeUse(
+            job_id=row["job_id"],
+            user_id=row["user_id"],
+            day=row["day"],
+            created_at=row["created_at"],
+            returned_at=row["returned_at"],
+        )
 
     async def get_job(self, job_id: str) -> Job | None:
         row = await self._one("SELECT * FROM jobs WHERE id = %s", (job_id,))
@@ -260,6 +311,8 @@ class PostgresStorage(StoragePort):
             if job is not None:
                 # Raising here rolls the transition back with it: both or neither.
                 await post_in(conn, make(job.id, job.user_id, job.price))
+                if resolution is EntryKind.RELEASE:
+                    await conn.execute(RETURN_FREE_USE, (now, job.id))
             return job
 
     async def claim_delivery(

@@ -42,3 +42,20 @@ class HistoryCb(CallbackData, prefix="h"):
 class RepeatCb(CallbackData, prefix="r"):
     job_id: str
     """A job of the user's own: its model and parameters, at today's price."""
+
+
+class OptionCb(CallbackData, prefix="o"):
+    step: int
+    """The option's index among the model's options: a button of another step matches nothing."""
+    action: str  # pick | default | skip | back
+    index: int = 0
+    """The picked choice (enum choice, off/on, or numeric preset) by position."""
+
+
+class WizardCb(CallbackData, prefix="w"):
+    action: str  # options | restart
+
+
+class JobCancelCb(CallbackData, prefix="jx"):
+    job_id: str
+    """Under a job's progress message while it is still queued."""

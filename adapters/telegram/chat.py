@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -11,12 +12,13 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
+    TelegramRetryAfter,
 )
 from aiogram.types import InlineKeyboardMarkup
 
 from adapters.telegram.context import Tr
 from adapters.telegram.i18n import Translator
-from adapters.telegram.keyboards import after_result, back_to_menu
+from adapters.telegram.keyboards import after_result, back_to_menu, job_waiting
 from adapters.telegram.outgoing import Outgoing, plan_sends
 from core.domain.catalog import Catalog
 from core.domain.errors import UnknownModel
@@ -26,7 +28,12 @@ from core.ports.chat import ChatPort, Progress
 
 log = logging.getLogger(__name__)
 
-_PROGRESS_KEYS = {Progress.CHECKING: "job-checking", Progress.FETCHING: "job-fetching"}
+_PROGRESS_KEYS = {
+    Progress.SUBMITTED: "job-submitted",
+    Progress.CHECKING: "job-checking",
+    Progress.FETCHING: "job-fetching",
+}
+_RETRY_AFTER_CAP = 30  # seconds we wait for Telegram's flood control before a final message
 _FAILURE_KEYS = {
     FailureKind.MAINTENANCE: "job-failed-maintenance",
     FailureKind.REJECTED: "job-failed-rejected",
@@ -53,8 +60,9 @@ class AiogramChat(ChatPort):
 
     async def job_started(self, job: Job) -> int | None:
         text = self._tr(job.lang, "job-started", title=self._title(job))
+        markup = job_waiting(Tr(self._tr, job.lang), job.id)
         try:
-            message = await self._bot.send_message(job.chat_id, text)
+            message = await self._bot.send_message(job.chat_id, text, reply_markup=markup)
         except (TelegramForbiddenError, TelegramBadRequest) as exc:
             log.warning("progress message not sent job_id=%s: %s", job.id, exc)
             return None
@@ -63,7 +71,17 @@ class AiogramChat(ChatPort):
     async def _status(
         self, job: Job, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> None:
-        """Replace the progress message, or send a new one when it cannot be edited."""
+        """Replace the progress message, or send a new one when it cannot be edited. Under
+        flood control the final word waits as long as Telegram asks (within a bound)."""
+        try:
+            await self._edit_or_send(job, text, markup)
+        except TelegramRetryAfter as exc:
+            await asyncio.sleep(min(exc.retry_after, _RETRY_AFTER_CAP))
+            await self._edit_or_send(job, text, markup)
+
+    async def _edit_or_send(
+        self, job: Job, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
         try:
             if job.progress_message_id is not None:
                 await self._bot.edit_message_text(
@@ -81,9 +99,24 @@ class AiogramChat(ChatPort):
     async def job_progress(self, job: Job, progress: Progress) -> None:
         text = self._tr(job.lang, _PROGRESS_KEYS[progress], title=self._title(job))
         try:
-            await self._status(job, text)
+            await self._edit_or_send(job, text, None)
+        except TelegramRetryAfter as exc:
+            # A step on the way: skipped under flood control, the next one says more.
+            log.info("progress skipped job_id=%s: retry after %ss", job.id, exc.retry_after)
         except TelegramForbiddenError:
             log.warning("user blocked the bot; progress not shown job_id=%s", job.id)
+
+    async def job_cancelled(self, job: Job) -> None:
+        text = self._tr(
+            job.lang,
+            "job-cancelled",
+            title=self._title(job),
+            price=self._pricing.format(job.price),
+        )
+        try:
+            await self._status(job, text, back_to_menu(Tr(self._tr, job.lang)))
+        except TelegramForbiddenError:
+            log.warning("user blocked the bot; cancellation not shown job_id=%s", job.id)
 
     async def job_failed(self, job: Job) -> None:
         kind = job.failure or FailureKind.PROVIDER_ERROR
@@ -167,6 +200,11 @@ class AiogramChat(ChatPort):
             await self._bot.send_media_group(chat_id, media)
             return
         item = group[0]
+        if item.kind == "text":
+            body = item.content.decode("utf-8")
+            text = f"{caption}\n\n{body}" if caption else body
+            await self._bot.send_message(chat_id, text, reply_markup=markup)
+            return
         upload = item.upload()
         if item.kind == "photo":
             await self._bot.send_photo(chat_id, upload, caption=caption, reply_markup=markup)

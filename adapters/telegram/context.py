@@ -15,10 +15,13 @@ from core.domain.catalog import Catalog
 from core.domain.money import Pricing
 from core.ports.provider import AccountPort, UploaderPort
 from core.ports.storage import StoragePort
+from core.usecases.cancel import CancelJob
+from core.usecases.free_tier import ShowFreeTier
 from core.usecases.generation import ConfirmGeneration
 from core.usecases.history import JobHistory
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
+from core.usecases.referrals import Referrals
 from core.usecases.users import RegisterUser, SetLanguage
 
 
@@ -35,6 +38,8 @@ class BotServices:
     launch: LaunchJob
     show_balance: ShowBalance
     history: JobHistory
+    cancel_job: CancelJob
+    referrals: Referrals
     account: AccountPort | None = None
     """The provider account for the admin balance; None when there is none (stub mode)."""
     admins: frozenset[int] = frozenset()
@@ -42,6 +47,8 @@ class BotServices:
     """Hosts the user's input files where the provider can read them (Kie.ai or the stub)."""
     download_limit: int = 20 * 1024 * 1024
     """Largest file the bot can fetch from Telegram (getFile: 20 MB on the public Bot API)."""
+    free_tier: ShowFreeTier | None = None
+    """The Free screen's read model; None shows the free tier as off."""
 
 
 @attrs.frozen
@@ -53,6 +60,9 @@ class Tr:
 
     def __call__(self, key: str, **args: Any) -> str:
         return self.translator(self.lang, key, **args)
+
+    def has(self, key: str) -> bool:
+        return self.translator.has(self.lang, key)
 
 
 class UserContextMiddleware(BaseMiddleware):
@@ -69,6 +79,9 @@ class UserContextMiddleware(BaseMiddleware):
     ) -> Any:
         tg_user: TgUser | None = data.get("event_from_user")
         lang = "en"
+        # Whether this very update registered the user: /start pays referral bonuses only then.
+        # A redelivered update finds the user stored and says False.
+        new_user = False
         if tg_user is not None and not tg_user.is_bot:
             user = await self.services.storage.get_user(tg_user.id)
             if user is None:
@@ -76,8 +89,10 @@ class UserContextMiddleware(BaseMiddleware):
                     tg_user.id, tg_user.language_code, tg_user.username, tg_user.first_name
                 )
                 user = registration.user
+                new_user = registration.created
             lang = user.lang
             data["user"] = user
+        data["new_user"] = new_user
         data["services"] = self.services
         data["tr"] = Tr(self.services.translator, lang)
         return await handler(event, data)

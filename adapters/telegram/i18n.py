@@ -46,6 +46,11 @@ class Translator:
     def languages(self) -> list[str]:
         return sorted(self._bundles)
 
+    def has(self, lang: str, key: str) -> bool:
+        """Whether the language (or the fallback one) has the text."""
+        bundle = self._bundles.get(lang, self._bundles[FALLBACK])
+        return bundle.has_message(key) or self._bundles[FALLBACK].has_message(key)
+
     def keys(self, lang: str) -> set[str]:
         return set(self._bundles[lang]._messages)
 

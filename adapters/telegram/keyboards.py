@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -10,11 +12,13 @@ from adapters.telegram.callbacks import (
     CategoryCb,
     ConfirmCb,
     HistoryCb,
+    JobCancelCb,
     LanguageCb,
     MediaCb,
     MenuCb,
     ModelCb,
     RepeatCb,
+    WizardCb,
 )
 from adapters.telegram.context import Tr
 from core.domain.catalog import Catalog, Category, ModelSpec
@@ -28,11 +32,26 @@ def main_menu(tr: Tr, catalog: Catalog) -> InlineKeyboardMarkup:
             kb.button(
                 text=tr(f"menu-{category.value}"), callback_data=CategoryCb(category=category)
             )
+    if any(sku.free for model in catalog.visible() for sku in model.skus):
+        kb.button(text=tr("menu-free"), callback_data=MenuCb(action="free"))
     kb.button(text=tr("menu-balance"), callback_data=MenuCb(action="balance"))
     kb.button(text=tr("menu-history"), callback_data=MenuCb(action="history"))
+    kb.button(text=tr("menu-invite"), callback_data=MenuCb(action="invite"))
     kb.button(text=tr("menu-help"), callback_data=MenuCb(action="help"))
     kb.button(text=tr("menu-language"), callback_data=MenuCb(action="language"))
     kb.adjust(2)
+    return kb.as_markup()
+
+
+def free_menu(tr: Tr, models: list[ModelSpec]) -> InlineKeyboardMarkup:
+    """The Free screen: each free model opens its usual card (the model-pick callback)."""
+    kb = InlineKeyboardBuilder()
+    for model in models:
+        kb.button(
+            text=tr("free-model", title=model.title), callback_data=ModelCb(model_id=model.id)
+        )
+    kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
     return kb.as_markup()
 
 
@@ -50,12 +69,19 @@ def models_menu(tr: Tr, models: list[ModelSpec], pricing: Pricing) -> InlineKeyb
     return kb.as_markup()
 
 
-def confirm_menu(tr: Tr, draft: str, price: str, affordable: bool) -> InlineKeyboardMarkup:
+def confirm_menu(
+    tr: Tr, draft: str, price: str, affordable: bool, *, options: bool = False
+) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if affordable:
         kb.button(text=tr("btn-confirm", price=price), callback_data=ConfirmCb(draft=draft))
+    else:
+        kb.button(text=tr("btn-balance"), callback_data=MenuCb(action="balance"))
+    if options:
+        kb.button(text=tr("btn-options"), callback_data=WizardCb(action="options"))
+    kb.button(text=tr("btn-restart"), callback_data=WizardCb(action="restart"))
     kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
-    kb.adjust(1)
+    kb.adjust(1, *((2,) if options else (1,)), 1)
     return kb.as_markup()
 
 
@@ -73,6 +99,25 @@ def media_menu(tr: Tr, step: int, *, skip: bool, done: bool) -> InlineKeyboardMa
 def back_to_menu(tr: Tr) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
+    return kb.as_markup()
+
+
+def invite_menu(tr: Tr, link: str) -> InlineKeyboardMarkup:
+    """The invite screen: Telegram's share sheet with the link filled in, and Menu."""
+    share = "https://t.me/share/url?" + urlencode({"url": link, "text": tr("invite-share-text")})
+    kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-invite-share"), url=share)
+    kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def short_of_money(tr: Tr) -> InlineKeyboardMarkup:
+    """Under a model the balance cannot pay for: where the money is, or back."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-balance"), callback_data=MenuCb(action="balance"))
+    kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
+    kb.adjust(1)
     return kb.as_markup()
 
 
@@ -118,4 +163,11 @@ def history_menu(
     kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
     rows = [3] * (len(repeatable) // 3) + ([len(repeatable) % 3] if len(repeatable) % 3 else [])
     kb.adjust(*rows, *([paging] if paging else []), 1)
+    return kb.as_markup()
+
+
+def job_waiting(tr: Tr, job_id: str) -> InlineKeyboardMarkup:
+    """Under the progress message until the provider has the job."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-cancel-job"), callback_data=JobCancelCb(job_id=job_id))
     return kb.as_markup()

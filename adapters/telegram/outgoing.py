@@ -1,7 +1,8 @@
 """How result files become Bot API sends: one media group where Telegram allows, else singles.
 
 sendMediaGroup takes 2–10 items; photos and videos may share a group, audio only groups with
-audio and documents with documents. A photo over 10 MB (or a GIF) goes as a document.
+audio and documents with documents. A photo over 10 MB (or a GIF) goes as a document. Plain
+text short enough for a message (a transcript) is sent as a message, not as a file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from aiogram.types import (
 
 MEDIA_GROUP_MAX = 10
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
-_FAMILY = {"photo": "visual", "video": "visual", "audio": "audio", "document": "document"}
+TEXT_MAX_CHARS = 3500  # a message holds 4096; the caption line goes above the text
+_FAMILY = {
+    "photo": "visual",
+    "video": "visual",
+    "audio": "audio",
+    "document": "document",
+    "text": "text",
+}
 _MEDIA = {
     "photo": InputMediaPhoto,
     "video": InputMediaVideo,
@@ -30,7 +38,7 @@ InputMedia = InputMediaPhoto | InputMediaVideo | InputMediaAudio | InputMediaDoc
 
 @attrs.frozen
 class Outgoing:
-    kind: str  # photo | video | audio | document
+    kind: str  # photo | video | audio | document | text
     filename: str
     content: bytes
 
@@ -42,7 +50,18 @@ class Outgoing:
         return media
 
 
-def kind_of(mime: str, size: int) -> str:
+def as_text(content: bytes) -> str | None:
+    """The content as message text, when it is UTF-8 and short enough."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.strip() and len(text) <= TEXT_MAX_CHARS else None
+
+
+def kind_of(mime: str, size: int, content: bytes = b"") -> str:
+    if mime.startswith("text/plain") and as_text(content) is not None:
+        return "text"
     if mime.startswith("image/") and mime != "image/gif" and size <= PHOTO_MAX_BYTES:
         return "photo"
     if mime.startswith("video/"):
@@ -54,7 +73,10 @@ def kind_of(mime: str, size: int) -> str:
 
 def plan_sends(files: list[tuple[str, bytes, str]]) -> list[list[Outgoing]]:
     """Groups in send order; a group of one is sent with its own method."""
-    items = [Outgoing(kind_of(mime, len(content)), name, content) for name, content, mime in files]
-    if len(items) > 1 and len({_FAMILY[i.kind] for i in items}) == 1:
+    items = [
+        Outgoing(kind_of(mime, len(content), content), name, content)
+        for name, content, mime in files
+    ]
+    if len(items) > 1 and len({_FAMILY[i.kind] for i in items}) == 1 and items[0].kind != "text":
         return [items[i : i + MEDIA_GROUP_MAX] for i in range(0, len(items), MEDIA_GROUP_MAX)]
     return [[item] for item in items]

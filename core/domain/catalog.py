@@ -192,6 +192,11 @@ class ModelSpec:
     def media_params(self) -> tuple[ParamSpec, ...]:
         return tuple(p for p in self.params if p.type is ParamType.MEDIA)
 
+    @property
+    def option_params(self) -> tuple[ParamSpec, ...]:
+        """What the wizard asks after the media and the prompt: enums, switches, numbers."""
+        return tuple(p for p in self.params if p.type not in (ParamType.MEDIA, ParamType.TEXT))
+
     def kie_input(self, clean: Mapping[str, Any]) -> dict[str, Any]:
         """The createTask ``input`` for already validated parameters, from the schema alone."""
         payload = dict(self.fixed)

@@ -12,6 +12,7 @@ from core.domain.jobs import Job
 class Progress(enum.Enum):
     """A step the progress message shows while the user waits."""
 
+    SUBMITTED = "submitted"  # Kie.ai took the task: it can no longer be cancelled
     CHECKING = "checking"  # createTask's answer was lost: checking whether the task exists
     FETCHING = "fetching"  # the result is ready and being fetched
 
@@ -29,6 +30,11 @@ class ChatPort(abc.ABC):
     async def job_failed(self, job: Job) -> None:
         """Tell the user, in one sentence chosen by ``job.failure``, that the job ended without
         a result and its price was returned, with a way back to the menu."""
+
+    @abc.abstractmethod
+    async def job_cancelled(self, job: Job) -> None:
+        """Tell the user the job was cancelled before it reached the provider and its price
+        was returned."""
 
     @abc.abstractmethod
     async def deliver(

@@ -11,6 +11,7 @@ from typing import Any
 from core.domain.jobs import Job, JobStatus
 from core.domain.ledger import Balance, EntryKind, LedgerEntry
 from core.domain.users import User
+from core.ports.free_quota import FreeClaim, FreeQuotaPort
 
 
 class Posted(enum.Enum):
@@ -53,13 +54,20 @@ class LedgerPort(abc.ABC):
 
 class JobsPort(abc.ABC):
     @abc.abstractmethod
-    async def create_job_with_hold(self, job: Job) -> tuple[Job, bool]:
+    async def create_job_with_hold(
+        self, job: Job, free: FreeClaim | None = None
+    ) -> tuple[Job, bool]:
         """Create the job and its hold in one unit of work.
 
         Idempotent on ``job.confirm_key``: a second call returns the first job and False.
         The outcome fields (``failure``, ``delivery_attempts``…) start empty whatever the
         given job carries.
         Raises ``InsufficientFunds`` (and stores nothing) when the hold does not fit.
+
+        With ``free``, the same unit of work counts the user's uses on ``free.day``: below
+        ``free.quota`` the job is stored with price 0 (its hold is zero) and takes one use
+        (``FreeQuotaPort.free_use``); otherwise it is stored at ``job.price``. A replay takes
+        nothing more. Concurrent confirmations of one user are serialised, so the quota holds.
         """
 
     @abc.abstractmethod
@@ -91,7 +99,10 @@ class JobsPort(abc.ABC):
         **changes: Any,
     ) -> Job | None:
         """Like ``transition``, plus the hold's capture or release in the same unit of work;
-        ``TRANSITIONS`` must pair every ``expected → to`` with that ``resolution``."""
+        ``TRANSITIONS`` must pair every ``expected → to`` with that ``resolution``.
+
+        A release also gives the job's free use back (``FreeUse.returned_at``), in that unit
+        of work; a capture keeps it taken."""
 
     @abc.abstractmethod
     async def set_progress_message(self, job_id: str, message_id: int) -> None:
@@ -129,5 +140,5 @@ class JobsPort(abc.ABC):
         """The user's jobs, newest first (the history screen)."""
 
 
-class StoragePort(UsersPort, LedgerPort, JobsPort, abc.ABC):
+class StoragePort(UsersPort, LedgerPort, JobsPort, FreeQuotaPort, abc.ABC):
     """Everything the core persists."""

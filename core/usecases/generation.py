@@ -12,7 +12,14 @@ import attrs
 
 from core.domain.catalog import Catalog
 from core.domain.errors import IdempotencyConflict, UnknownModel
-from core.domain.jobs import HAS_TASK, RELEASABLE, FailureKind, Job, JobStatus
+from core.domain.jobs import (
+    AWAITING_RESULT,
+    HAS_TASK,
+    RELEASABLE,
+    FailureKind,
+    Job,
+    JobStatus,
+)
 from core.domain.ledger import EntryKind
 from core.domain.money import Pricing
 from core.ports.chat import ChatPort, Progress
@@ -27,6 +34,7 @@ from core.ports.generation import (
 )
 from core.ports.media import Downloaded, DownloaderPort, DownloadError, TooLarge
 from core.ports.storage import StoragePort
+from core.usecases.free_tier import FreeTier
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +49,19 @@ class Confirmation:
 
 @attrs.define
 class ConfirmGeneration:
-    """Validate, price, and create the job with its hold in one unit of work."""
+    """Validate, price, and create the job with its hold in one unit of work.
+
+    On a SKU the free tier covers, the same unit of work takes one of the user's free
+    generations for the day when one is left (the job's price is then 0) and charges the
+    price otherwise; a replayed confirmation takes nothing more.
+    """
 
     storage: StoragePort
     catalog: Catalog
     pricing: Pricing
     clock: ClockPort
     ids: IdsPort
+    free_tier: FreeTier | None = None
 
     async def __call__(
         self,
@@ -79,7 +93,8 @@ class ConfirmGeneration:
             created_at=now,
             updated_at=now,
         )
-        stored, created = await self.storage.create_job_with_hold(job)
+        free = self.free_tier.claim(now) if self.free_tier and self.free_tier.covers(sku) else None
+        stored, created = await self.storage.create_job_with_hold(job, free)
         return Confirmation(stored, created)
 
 
@@ -166,10 +181,15 @@ class SubmitJob:
             # Ambiguous (or an error that does not say the task was refused): the task may
             # exist, so never resubmit. A callback settles it, or the bounded wait releases it.
             return await self.record_ambiguous(job, str(exc) or type(exc).__name__)
-        await self.storage.transition(
+        submitted = await self.storage.transition(
             job.id, {JobStatus.SUBMITTING}, JobStatus.SUBMITTED, self.clock.now(), task_id=task_id
         )
-        return await self._after(job.id)
+        after = await self._after(job.id)
+        if submitted is not None and after is not None and after.status in AWAITING_RESULT:
+            # Still waiting for the result (a fast callback may have settled it already):
+            # the progress message loses its Cancel button and says the provider has it.
+            await self.chat.job_progress(after, Progress.SUBMITTED)
+        return after
 
     async def record_ambiguous(self, job: Job, detail: str) -> Job | None:
         """createTask's answer is lost: record when, apply any stored callback, and tell the

@@ -11,6 +11,7 @@ from core.domain.catalog import Catalog, ModelSpec, Sku
 from core.domain.ledger import Balance, LedgerEntry
 from core.domain.money import Pricing
 from core.ports.storage import StoragePort
+from core.usecases.free_tier import FreeTier
 
 
 @attrs.frozen
@@ -19,7 +20,15 @@ class Quote:
     sku: Sku
     params: Mapping[str, Any]
     price: int
+    """What confirming takes from the balance now: 0 when it uses a free generation."""
     available: int
+    free: bool = False
+    """Confirming uses one of today's free generations (no money is held)."""
+    free_left: int | None = None
+    """Free generations left today, this one included, when the SKU is free and the free tier
+    is on; None otherwise. 0 means the quota is used up and the SKU costs ``list_price``."""
+    list_price: int = attrs.field(default=attrs.Factory(lambda self: self.price, takes_self=True))
+    """The SKU's own price, what it costs once the free generations are used up."""
 
     @property
     def affordable(self) -> bool:
@@ -39,13 +48,29 @@ class QuotePrice:
     catalog: Catalog
     pricing: Pricing
     storage: StoragePort
+    free_tier: FreeTier | None = None
 
     async def __call__(self, user_id: int, model_id: str, raw: Mapping[str, Any]) -> Quote:
         model = self.catalog.get(model_id)
         params = model.validate(raw)
         sku = model.sku_for(params)
         balance = await self.storage.balance(user_id)
-        return Quote(model, sku, params, sku.price_in(self.pricing), balance.available)
+        list_price = sku.price_in(self.pricing)
+        if self.free_tier is None or not self.free_tier.covers(sku):
+            return Quote(model, sku, params, list_price, balance.available)
+        # A hint for the screen: the confirmation itself decides again, atomically.
+        left = await self.free_tier.left(user_id)
+        free = left > 0
+        return Quote(
+            model,
+            sku,
+            params,
+            0 if free else list_price,
+            balance.available,
+            free=free,
+            free_left=left,
+            list_price=list_price,
+        )
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from core.ports.storage import StoragePort
 class Registration:
     user: User
     created: bool
+    """True when this call stored the user: they had never used the bot before."""
 
 
 @attrs.define

@@ -25,12 +25,20 @@ def last_markup_data(harness: BotHarness) -> list[str]:
     return []
 
 
+async def skip_options(harness: BotHarness, user: int = USER) -> None:
+    """Take the defaults of every option step the wizard asks, if it asks any."""
+    skip = [d for d in last_markup_data(harness) if d.startswith("o:") and ":skip" in d]
+    if skip:
+        await harness.feed(callback(user, skip[0]))
+
+
 async def open_confirmation(harness: BotHarness, prompt: str, model: str = "z-image") -> str:
     await harness.feed(message(USER, "/start"))
     await harness.feed(callback(USER, "c:image"))
     assert f"md:{model}" in last_markup_data(harness)
     await harness.feed(callback(USER, f"md:{model}"))
     await harness.feed(message(USER, prompt))
+    await skip_options(harness)
     confirm = [d for d in last_markup_data(harness) if d.startswith("cf:")]
     assert len(confirm) == 1, harness.api.texts()[-1]
     return confirm[0]
@@ -38,7 +46,9 @@ async def open_confirmation(harness: BotHarness, prompt: str, model: str = "z-im
 
 async def test_start_to_delivered_image_reduces_balance_by_price(harness: BotHarness) -> None:
     confirm = await open_confirmation(harness, "a red fox in the snow")
-    confirmation = harness.api.sent(SendMessage)[-1].text
+    confirmation = harness.api.texts()[-1]
+    assert "Aspect ratio: 1:1 (default)" in confirmation
+    assert "aspect_ratio" not in confirmation
     assert "Price: 0.76 RUB" in confirmation
     assert "Balance after: 99.24 RUB" in confirmation
 
@@ -51,7 +61,10 @@ async def test_start_to_delivered_image_reduces_balance_by_price(harness: BotHar
     assert (await harness.storage.balance(USER)).held == 76
     answers = [r.text for r in harness.api.requests if isinstance(r, AnswerCallbackQuery)]
     assert "This generation has already started." in answers
-    assert any("generating" in t for t in harness.api.texts())
+    assert "⏳ Z-Image: in the queue…" in harness.api.texts()
+    waiting = [r for r in harness.api.sent(SendMessage) if r.text == "⏳ Z-Image: in the queue…"]
+    cancel = [b.callback_data for row in waiting[0].reply_markup.inline_keyboard for b in row]
+    assert cancel == [f"jx:{jobs[0].id}"]
 
     assert await harness.run_jobs() == 1
     assert harness.storage.jobs[jobs[0].id].status is JobStatus.SUBMITTED
@@ -116,11 +129,18 @@ async def test_short_balance_shows_missing_amount_and_no_confirm_button() -> Non
     harness = BotHarness(welcome_balance=100)
     await harness.feed(message(USER, "/start"))
     await harness.feed(callback(USER, "md:flux-2-pro"))
+    card = harness.api.texts()[-1]
+    # Said on the model card, before anything is typed, with the way to the balance.
+    assert "Your balance: 1.00 RUB" in card
+    assert "Not enough for this model: 3.75 RUB more is needed." in card
+    assert "m:balance" in last_markup_data(harness)
     await harness.feed(message(USER, "a lighthouse"))
+    await skip_options(harness)
 
-    text = harness.api.sent(SendMessage)[-1].text
+    text = harness.api.texts()[-1]
     assert "Not enough balance: 3.75 RUB missing (available 1.00 RUB)" in text
     assert not [d for d in last_markup_data(harness) if d.startswith("cf:")]
+    assert "m:balance" in last_markup_data(harness)
 
 
 async def test_forged_confirm_button_starts_nothing_and_shows_the_menu(

@@ -14,7 +14,7 @@ import stamina
 
 from core.domain.jobs import JobStatus
 from tests.conftest import TOKEN, BotHarness
-from tests.e2e.test_generation_flow import USER, last_markup_data
+from tests.e2e.test_generation_flow import USER, last_markup_data, skip_options
 from tests.fakes.updates import callback, message
 
 API = "https://kie.e2e.test"
@@ -86,7 +86,8 @@ async def open_model(harness: BotHarness, category: str, model: str) -> None:
     await harness.feed(callback(USER, f"md:{model}"))
 
 
-def confirm_button(harness: BotHarness) -> str:
+async def confirm_button(harness: BotHarness) -> str:
+    await skip_options(harness)
     confirm = [d for d in last_markup_data(harness) if d.startswith("cf:")]
     assert len(confirm) == 1, harness.api.texts()[-3:]
     return confirm[0]
@@ -107,8 +108,9 @@ async def test_image_edit_photo_then_prompt_then_confirm_sends_the_hosted_url(
     await harness.feed(callback(USER, "mi:done:0"))
     assert "Send a text prompt" in harness.api.texts()[-1]
     await harness.feed(message(USER, "make it snow"))
-    assert "image_urls: 1 file(s)" in harness.api.texts()[-1]
-    await harness.feed(callback(USER, confirm_button(harness)))
+    confirm = await confirm_button(harness)
+    assert "Images: 1 file(s)" in harness.api.texts()[-1]
+    await harness.feed(callback(USER, confirm))
     await harness.run_jobs()  # the job runner's createTask
 
     assert upload.call_count == 1
@@ -130,7 +132,7 @@ async def test_upscale_without_prompt_goes_from_photo_to_confirm(kie: respx.Mock
     await open_model(harness, "upscale", "recraft-crisp-upscale")
     await harness.feed(photo("ph-2"))  # no file_size: checked after the download
     assert "Check and confirm" in harness.api.texts()[-1]
-    await harness.feed(callback(USER, confirm_button(harness)))
+    await harness.feed(callback(USER, await confirm_button(harness)))
     await harness.run_jobs()  # the job runner's createTask
     sent = json.loads(create.calls.last.request.content)
     assert sent["input"] == {"image": HOSTED}
@@ -196,7 +198,7 @@ async def test_optional_media_is_skipped_with_its_button_in_stub_mode() -> None:
     await harness.feed(callback(USER, "mi:skip:1"))
     assert "Send a text prompt" in harness.api.texts()[-1]
     await harness.feed(message(USER, "waves"))
-    await harness.feed(callback(USER, confirm_button(harness)))
+    await harness.feed(callback(USER, await confirm_button(harness)))
     job = next(iter(harness.storage.jobs.values()))
     assert set(job.params) >= {"image_url", "prompt"}
     assert "end_image_url" not in job.params
@@ -207,7 +209,7 @@ async def test_stub_mode_hosts_the_photo_in_process() -> None:
     harness.api.add_file("ph-3", JPEG)
     await open_model(harness, "upscale", "recraft-crisp-upscale")
     await harness.feed(photo("ph-3", len(JPEG)))
-    await harness.feed(callback(USER, confirm_button(harness)))
+    await harness.feed(callback(USER, await confirm_button(harness)))
     job = next(iter(harness.storage.jobs.values()))
     (url,) = job.params["image"]
     assert url.startswith("https://stub-uploads.invalid/")

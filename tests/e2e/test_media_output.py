@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 import stamina
-from aiogram.methods import SendAudio, SendMediaGroup, SendMessage, SendPhoto
+from aiogram.methods import SendAudio, SendDocument, SendMediaGroup, SendMessage, SendPhoto
 
 from adapters.media.downloader import HttpxDownloader
 from core.domain.jobs import FailureKind, JobStatus
@@ -190,3 +190,26 @@ async def test_telegram_refusing_a_file_as_too_large_falls_back_to_the_link(
     job_id = await succeed_with(harness, kie, [f"{CDN}/c.png"])
     assert any(f"{CDN}/c.png" in m.text for m in harness.api.sent(SendMessage))
     assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED
+
+
+async def test_a_short_text_result_is_sent_as_a_message_not_a_file(
+    kie: respx.MockRouter,
+) -> None:
+    harness = harness_with()
+    transcript = "Привет! This is the transcript.\nSecond line."
+    serve(kie, "t.txt", transcript.encode(), "text/plain; charset=utf-8")
+    job_id = await succeed_with(harness, kie, [f"{CDN}/t.txt"])
+    texts = [m.text for m in harness.api.sent(SendMessage)]
+    assert f"Z-Image · 0.76 RUB\n\n{transcript}" in texts
+    sent = [m for m in harness.api.sent(SendMessage) if m.text and transcript in m.text]
+    buttons = [b.text for row in sent[0].reply_markup.inline_keyboard for b in row]
+    assert buttons == ["🔁 Repeat", "✨ New"]
+    assert harness.api.sent(SendDocument) == []
+    assert harness.storage.jobs[job_id].status is JobStatus.DELIVERED
+
+
+async def test_a_long_text_result_is_sent_as_a_document(kie: respx.MockRouter) -> None:
+    harness = harness_with()
+    serve(kie, "long.txt", ("word " * 2000).encode(), "text/plain")
+    await succeed_with(harness, kie, [f"{CDN}/long.txt"])
+    assert len(harness.api.sent(SendDocument)) == 1

@@ -16,6 +16,7 @@ class RecordingChat(ChatPort):
         """(job id, failure kind, the provider's reason shown to the user)."""
         self.delivered: list[tuple[str, list[tuple[str, bytes, str]]]] = []
         self.links: list[tuple[str, list[str]]] = []
+        self.cancelled: list[str] = []
         self.reachable = True
         """False plays a user who blocked the bot."""
 
@@ -28,6 +29,9 @@ class RecordingChat(ChatPort):
 
     async def job_failed(self, job: Job) -> None:
         self.failed.append((job.id, job.failure, job.failure_reason))
+
+    async def job_cancelled(self, job: Job) -> None:
+        self.cancelled.append(job.id)
 
     async def deliver(
         self, job: Job, files: list[tuple[str, bytes, str]], links: Sequence[str] = ()

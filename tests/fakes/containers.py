@@ -14,6 +14,7 @@ from adapters.memory.inbox import InMemoryInbox
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
 from adapters.memory.lock import InMemoryLock
 from adapters.memory.metrics import InMemoryMetrics
+from adapters.memory.referrals import InMemoryReferrals
 from adapters.memory.storage import InMemoryStorage
 from core.ports.chat import ChatPort
 from core.ports.clock import ClockPort
@@ -28,6 +29,7 @@ class InMemoryDatabase(containers.DeclarativeContainer):
     storage = providers.Singleton(InMemoryStorage)
     inbox = providers.Singleton(InMemoryInbox)
     kie_callbacks = providers.Singleton(InMemoryCallbackStore)
+    referrals = providers.Singleton(InMemoryReferrals, storage)
     fsm_storage = providers.Singleton(MemoryStorage)
     lock_timings = providers.Singleton(LockTimings)
     lock = providers.Singleton(InMemoryLock)

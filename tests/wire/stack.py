@@ -142,3 +142,21 @@ def newest(user: TgUser) -> BotMessage:
     message = user.last_message()
     assert message is not None, "the bot said nothing"
     return message
+
+
+def is_option_step(message: BotMessage) -> bool:
+    return any(d.startswith("o:") and d.split(":")[2] == "skip" for d in message.callback_data)
+
+
+def is_confirmation(message: BotMessage) -> bool:
+    return any(d.startswith("cf:") for d in message.callback_data)
+
+
+def skip_to_confirmation(user: TgUser) -> BotMessage:
+    """After the prompt: skip the option steps (defaults) and return the confirmation."""
+    step = user.wait_for_message(lambda m: is_option_step(m) or is_confirmation(m))
+    if is_option_step(step):
+        [skip] = [d for d in step.callback_data if d.startswith("o:") and ":skip" in d]
+        press_and_wait(user, skip, message_id=step.message_id)
+        step = user.wait_for_message(is_confirmation)
+    return step

@@ -18,7 +18,7 @@ from tests.fakes.kie_server import Outcome
 from tests.fakes.processes import http
 from tests.fakes.tg_user import BotMessage, TgUser
 from tests.fakes.waiting import wait_for
-from tests.wire.stack import WELCOME, Stack, press_and_wait
+from tests.wire.stack import WELCOME, Stack, press_and_wait, skip_to_confirmation
 
 INTERNALS = ("Kie.ai 4", "Kie.ai 5", "(4", "(5", "Traceback", "Error", "http")
 
@@ -32,9 +32,7 @@ def confirm_z_image(user: TgUser, prompt: str) -> BotMessage:
     press_and_wait(user, "md:z-image")
     user.wait_for_message(lambda m: "Z-Image" in m.body and "x" in m.callback_data)
     user.send_text(prompt)
-    confirmation = user.wait_for_message(
-        lambda m: any(d.startswith("cf:") for d in m.callback_data)
-    )
+    confirmation = skip_to_confirmation(user)
     [data] = [d for d in confirmation.callback_data if d.startswith("cf:")]
     press_and_wait(user, data)
     return confirmation

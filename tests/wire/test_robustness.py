@@ -39,7 +39,8 @@ def test_a_poison_update_is_parked_while_every_other_update_flows(stack: Stack) 
 
 
 def test_number_options_reach_the_confirmation_and_the_job(stack: Stack) -> None:
-    """ElevenLabs' stability/speed are Decimals; the wizard state and jobs.params hold them."""
+    """ElevenLabs' stability/speed are Decimals: a typed one and the defaults go through the
+    wizard state and jobs.params as numbers."""
     user = stack.user(5301)
     user.send_command("/start")
     user.wait_for_message(lambda m: "c:audio" in m.callback_data)
@@ -48,14 +49,21 @@ def test_number_options_reach_the_confirmation_and_the_job(stack: Stack) -> None
     press_and_wait(user, "md:elevenlabs-tts")
     user.wait_for_message(lambda m: "ElevenLabs" in m.body and "x" in m.callback_data)
     user.send_text("Hello from the over-the-wire test.")
+    voice = user.wait_for_message(lambda m: "o:0:default:0" in m.callback_data)
+    press_and_wait(user, "o:0:default:0", message_id=voice.message_id)
+    user.wait_for_message(lambda m: "o:1:skip:0" in m.callback_data)
+    user.send_text("0.8")
+    step = user.wait_for_message(lambda m: "o:2:skip:0" in m.callback_data)
+    press_and_wait(user, "o:2:skip:0", message_id=step.message_id)
     confirm = user.wait_for_message(lambda m: any(d.startswith("cf:") for d in m.callback_data))
-    assert "0.5" in confirm.body  # the stability default is shown
+    assert "Stability: 0.8" in confirm.body
+    assert "Speed: 1 (default)" in confirm.body
     [data] = [d for d in confirm.callback_data if d.startswith("cf:")]
-    press_and_wait(user, data)
+    press_and_wait(user, data, message_id=confirm.message_id)
     wait_for(lambda: bool(stack.jobs(5301)), 10, "a job row")
     [job] = stack.jobs(5301)
     params = job["params"]
-    assert Decimal(str(params["stability"])) == Decimal("0.5")
+    assert Decimal(str(params["stability"])) == Decimal("0.8")
     assert Decimal(str(params["speed"])) == Decimal("1")
     assert "not JSON serializable" not in stack.output()
     assert newest(user) is not None

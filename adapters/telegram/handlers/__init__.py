@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from . import admin_credits, fallback, generate, history, media_input, menu, start
+from . import (
+    admin_credits,
+    fallback,
+    free,
+    generate,
+    history,
+    media_input,
+    menu,
+    options,
+    progress,
+    referrals,
+    start,
+)
 
 
 def build_router() -> Router:
@@ -12,8 +24,12 @@ def build_router() -> Router:
     root.include_routers(
         start.build(),
         history.build(),  # before the wizard: /history and /menu work in any step
+        free.build(),  # before the wizard too: /free is not a prompt
+        referrals.build(),  # before the wizard too: /invite is not a prompt
         menu.build(),
         generate.build(),
+        options.build(),
+        progress.build(),
         media_input.build(),
         admin_credits.build(),
         fallback.build(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
@@ -9,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from adapters.telegram.callbacks import CancelCb, ConfirmCb, ModelCb
 from adapters.telegram.context import BotServices, Tr
+from adapters.telegram.handlers.options import options_or_confirmation
 from adapters.telegram.handlers.wizard import (
     Wizard,
     begin,
@@ -16,9 +19,37 @@ from adapters.telegram.handlers.wizard import (
     prompt_limit,
     show_confirmation,
 )
-from adapters.telegram.keyboards import cancel_only, cheapest, main_menu
+from adapters.telegram.keyboards import cancel_only, main_menu, short_of_money
+from adapters.telegram.labels import param_label
+from core.domain.catalog import ModelSpec
 from core.domain.errors import InsufficientFunds, InvalidParams, UnknownModel
 from core.domain.users import User
+
+
+async def model_screen(
+    model: ModelSpec, state: FSMContext, services: BotServices, tr: Tr, user: User | None = None
+) -> tuple[str, Any]:
+    """The model card — what it does, what it asks for, its price range, the user's
+    balance — and its first question, with the wizard entered at that step."""
+    ask = await begin(model, state, services, tr)
+    fmt = services.pricing.format
+    prices = sorted(sku.price_in(services.pricing) for sku in model.skus)
+    price = fmt(prices[0]) if prices[0] == prices[-1] else f"{fmt(prices[0])} – {fmt(prices[-1])}"
+    inputs = ", ".join(param_label(tr, p) for p in model.params) or "—"
+    lines = [
+        tr("model-card", title=model.title, description=model.description, price=price),
+        tr("model-inputs", inputs=inputs),
+    ]
+    markup = (
+        media_keyboard(tr, model.media_params[0], 0, 0) if model.media_params else cancel_only(tr)
+    )
+    if user is not None:
+        available = (await services.storage.balance(user.id)).available
+        lines.append(tr("model-balance", available=fmt(available)))
+        if available < prices[0]:
+            lines.append(tr("model-short", missing=fmt(prices[0] - available)))
+            markup = short_of_money(tr)
+    return "\n".join(lines) + f"\n\n{ask}", markup
 
 
 async def pick_model(
@@ -27,6 +58,7 @@ async def pick_model(
     state: FSMContext,
     services: BotServices,
     tr: Tr,
+    user: User,
 ) -> None:
     try:
         model = services.catalog.get(callback_data.model_id)
@@ -35,15 +67,10 @@ async def pick_model(
     if model is None or model.hidden or not (model.param("prompt") or model.media_params):
         await query.answer(tr("stale-button"), show_alert=False)
         return
-    ask = await begin(model, state, services, tr)
-    price = services.pricing.format(cheapest(model, services.pricing))
-    card = tr("model-card", title=model.title, description=model.description, price=price)
-    markup = (
-        media_keyboard(tr, model.media_params[0], 0, 0) if model.media_params else cancel_only(tr)
-    )
+    text, markup = await model_screen(model, state, services, tr, user)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(f"{card}\n\n{ask}", reply_markup=markup)
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 async def got_prompt(
@@ -57,7 +84,7 @@ async def got_prompt(
         return
     # Media collected in earlier steps stay; the prompt joins them.
     params = {**data.get("params", {}), "prompt": text}
-    await show_confirmation(message, state, services, tr, user, params)
+    await options_or_confirmation(message, state, services, tr, user, params)
 
 
 async def prompt_not_text(message: Message, tr: Tr) -> None:
@@ -77,6 +104,19 @@ async def confirm(
         await query.answer(tr("stale-button"))
         return
     chat_id = query.message.chat.id if query.message else user.id
+    params = data.get("params", {})
+    if not data.get("confirmed"):
+        # The price shown is the price taken: if it moved since (a free generation used up
+        # on another screen, a catalog change), show the new one instead of charging it.
+        try:
+            quote = await services.quote(user.id, data["model_id"], params)
+        except (InvalidParams, UnknownModel):
+            await query.answer(tr("stale-button"))
+            return
+        if quote.price != data.get("price", quote.price) and isinstance(query.message, Message):
+            await query.answer(tr("price-changed"), show_alert=True)
+            await show_confirmation(query.message, state, services, tr, user, params)
+            return
     try:
         confirmation = await services.confirm(
             confirm_key=f"{user.id}:{callback_data.draft}",
@@ -97,6 +137,7 @@ async def confirm(
         await query.answer(tr("stale-button"))
         return
     # The draft stays in the state, so a second tap lands on the idempotent confirm above.
+    await state.update_data(confirmed=True)
     await state.set_state(None)
     if not confirmation.created:
         await query.answer(tr("job-already-started"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
@@ -34,6 +35,14 @@ async def category(
 
 
 async def balance(query: CallbackQuery, services: BotServices, tr: Tr, user: User) -> None:
+    await show(query, await balance_text(services, tr, user), back_to_menu(tr))
+
+
+async def balance_command(message: Message, services: BotServices, tr: Tr, user: User) -> None:
+    await message.answer(await balance_text(services, tr, user), reply_markup=back_to_menu(tr))
+
+
+async def balance_text(services: BotServices, tr: Tr, user: User) -> str:
     view = await services.show_balance(user.id)
     fmt = services.pricing.format
     lines = [tr("balance-title", available=fmt(view.balance.available))]
@@ -46,7 +55,7 @@ async def balance(query: CallbackQuery, services: BotServices, tr: Tr, user: Use
         lines.append(tr("balance-entry", kind=tr(f"ledger-{entry.kind.value}"), amount=fmt(delta)))
     if not moves:
         lines.append(tr("balance-empty"))
-    await show(query, "\n".join(lines), back_to_menu(tr))
+    return "\n".join(lines)
 
 
 async def help_(query: CallbackQuery, tr: Tr) -> None:
@@ -69,6 +78,12 @@ async def help_command(message: Message, tr: Tr) -> None:
     await message.answer(tr("help-text"), reply_markup=back_to_menu(tr))
 
 
+async def language_command(message: Message, services: BotServices, tr: Tr) -> None:
+    await message.answer(
+        tr("language-choose"), reply_markup=languages(tr, services.translator.languages)
+    )
+
+
 def build() -> Router:
     router = Router(name="menu")
     router.callback_query.register(home, MenuCb.filter(F.action == "home"))
@@ -79,5 +94,7 @@ def build() -> Router:
     router.callback_query.register(help_, MenuCb.filter(F.action == "help"))
     router.callback_query.register(language, MenuCb.filter(F.action == "language"))
     router.callback_query.register(set_language, LanguageCb.filter(F.lang.in_({"ru", "en"})))
-    router.message.register(help_command, F.text == "/help")
+    router.message.register(help_command, Command("help"))
+    router.message.register(balance_command, Command("balance"))
+    router.message.register(language_command, Command("language"))
     return router

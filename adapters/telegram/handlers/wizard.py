@@ -1,13 +1,16 @@
 """The generation wizard's steps, shared by the prompt and media handlers.
 
 Order: each media parameter in schema order, then the prompt (when the model has one), then
-the confirmation. The FSM data carries ``model_id``, the collected ``params`` and ``step``
-(the index of the media parameter being asked).
+each option (``options.py``), then the confirmation. The FSM data carries ``model_id``, the
+collected ``params``, ``step`` (the index of the media parameter being asked) and ``option``
+(the index of the option being asked); it lives in PostgreSQL, so a restart or another
+instance continues where the user was.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
@@ -16,9 +19,11 @@ from aiogram.types import Message
 
 from adapters.telegram.context import BotServices, Tr
 from adapters.telegram.keyboards import cancel_only, confirm_menu, media_menu
+from adapters.telegram.labels import param_label, value_label
 from core.domain.catalog import ModelSpec, ParamSpec, ParamType
 from core.domain.errors import InvalidParams
 from core.domain.users import User
+from core.usecases.free_tier import refills_at
 from core.usecases.pricing import Quote
 
 DEFAULT_PROMPT_LIMIT = 4000
@@ -28,6 +33,7 @@ MB = 1024 * 1024
 class Wizard(StatesGroup):
     media = State()
     prompt = State()
+    option = State()
     confirm = State()
 
 
@@ -95,7 +101,9 @@ async def advance(
             reply_markup=cancel_only(tr),
         )
         return
-    await show_confirmation(answer_to, state, services, tr, user, data.get("params", {}))
+    from adapters.telegram.handlers.options import options_or_confirmation
+
+    await options_or_confirmation(answer_to, state, services, tr, user, data.get("params", {}))
 
 
 async def show_confirmation(
@@ -115,13 +123,22 @@ async def show_confirmation(
         return
     draft = secrets.token_urlsafe(9)
     await state.set_state(Wizard.confirm)
-    await state.set_data({"model_id": model.id, "params": jsonable(quote.params), "draft": draft})
-    await answer_to.answer(
-        confirmation_text(tr, services, quote),
-        reply_markup=confirm_menu(
-            tr, draft, services.pricing.format(quote.price), quote.affordable
-        ),
+    # Only what the user chose is kept: defaults are applied again at confirmation.
+    await state.set_data(
+        {"model_id": model.id, "params": jsonable(params), "draft": draft, "price": quote.price}
     )
+    markup = confirm_menu(
+        tr,
+        draft,
+        services.pricing.format(quote.price),
+        quote.affordable,
+        options=bool(model.option_params),
+    )
+    text = confirmation_text(tr, services, quote, params)
+    if answer_to.from_user is not None and answer_to.from_user.is_bot:
+        await answer_to.edit_text(text, reply_markup=markup)  # a button of ours was pressed
+    else:
+        await answer_to.answer(text, reply_markup=markup)
 
 
 def jsonable(params: Any) -> dict[str, Any]:
@@ -129,8 +146,13 @@ def jsonable(params: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dict(params).items()}
 
 
-def confirmation_text(tr: Tr, services: BotServices, quote: Quote) -> str:
+def confirmation_text(
+    tr: Tr, services: BotServices, quote: Quote, chosen: dict[str, Any] | None = None
+) -> str:
+    """Model, inputs and every option by its name in the user's language (a default one
+    says so), the price and the balance after it."""
     fmt = services.pricing.format
+    chosen = chosen or {}
     lines = [tr("confirm-title"), "", tr("confirm-model", title=quote.model.title)]
     for spec in quote.model.params:
         value = quote.params.get(spec.name)
@@ -139,10 +161,24 @@ def confirmation_text(tr: Tr, services: BotServices, quote: Quote) -> str:
         if spec.type is ParamType.TEXT:
             lines.append(tr("confirm-prompt", prompt=value))
         elif spec.type is ParamType.MEDIA:
-            lines.append(tr("confirm-media", name=spec.name, count=len(value)))
+            lines.append(tr("confirm-media", name=param_label(tr, spec), count=len(value)))
+        elif spec.name in chosen:
+            lines.append(
+                tr("confirm-param", name=param_label(tr, spec), value=value_label(tr, spec, value))
+            )
         else:
-            lines.append(tr("confirm-param", name=spec.name, value=value))
+            lines.append(
+                tr(
+                    "confirm-param-default",
+                    name=param_label(tr, spec),
+                    value=value_label(tr, spec, value),
+                )
+            )
     lines += ["", tr("confirm-price", price=fmt(quote.price))]
+    if quote.free and quote.free_left is not None:
+        lines.append(tr("confirm-free", left=quote.free_left - 1))
+    elif quote.free_left == 0:
+        lines.append(tr("confirm-free-used-up", time=f"{refills_at(datetime.now(UTC)):%H:%M}"))
     if quote.affordable:
         lines.append(tr("confirm-after", after=fmt(quote.balance_after)))
     else:
