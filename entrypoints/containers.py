@@ -174,7 +174,14 @@ class Adapters(containers.DeclarativeContainer):
     sleep = providers.Object(asyncio.sleep)
     """How use cases wait between retries; tests put a clock-driven one in."""
     bot = providers.Resource(telegram_bot, settings)
-    chat = providers.Singleton(AiogramChat, bot, translator, catalog, pricing)
+    chat = providers.Singleton(
+        AiogramChat,
+        bot,
+        translator,
+        catalog,
+        pricing,
+        progress_gap=settings.provided.progress_edit_gap_seconds,
+    )
 
 
 class UseCases(containers.DeclarativeContainer):

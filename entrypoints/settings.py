@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     """Largest user file the bot can fetch via getFile (default 20, local server 2000)."""
     delivery_max_attempts: int = Field(default=3, ge=1, le=20)
     """Result download attempts before the user is told the file could not be fetched."""
+    progress_edit_gap_seconds: float = Field(default=3.0, ge=0, le=30)
+    """Least time between two edits of a chat's progress message; a step that comes sooner
+    waits, and only the latest waiting one is shown."""
 
     kie_mode: Literal["real", "stub"] | None = None
     """``stub`` serves placeholder media offline; unset means real when KIE_API_KEY is set."""

@@ -25,6 +25,7 @@ def make_settings(**overrides: Any) -> Settings:
         "kie_mode": "stub",
         "kie_stub_delay_seconds": 3,
         "welcome_balance": 10_000,
+        "progress_edit_gap_seconds": 0,  # every step shown at once; one test sets a gap
         "_env_file": None,
     }
     values.update(overrides)

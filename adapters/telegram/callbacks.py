@@ -59,3 +59,8 @@ class WizardCb(CallbackData, prefix="w"):
 class JobCancelCb(CallbackData, prefix="jx"):
     job_id: str
     """Under a job's progress message while it is still queued."""
+
+
+class CategoryPageCb(CallbackData, prefix="cp"):
+    category: str
+    page: int

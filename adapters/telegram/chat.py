@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -19,6 +20,7 @@ from aiogram.types import InlineKeyboardMarkup
 from adapters.telegram.context import Tr
 from adapters.telegram.i18n import Translator
 from adapters.telegram.keyboards import after_result, back_to_menu, job_waiting
+from adapters.telegram.labels import param_label, value_label
 from adapters.telegram.outgoing import Outgoing, plan_sends
 from core.domain.catalog import Catalog
 from core.domain.errors import UnknownModel
@@ -46,11 +48,30 @@ _FAILURE_KEYS = {
 
 
 class AiogramChat(ChatPort):
-    def __init__(self, bot: Bot, translator: Translator, catalog: Catalog, pricing: Pricing):
+    """Steps on the way (queued → generating → fetching) edit one progress message, at most
+    one edit per ``progress_gap`` seconds per chat: a step that comes sooner is sent when the
+    gap is over, and only the latest waiting step is (it says the most). Final words — the
+    result, a failure, a cancellation — go at once and drop what was waiting."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        translator: Translator,
+        catalog: Catalog,
+        pricing: Pricing,
+        progress_gap: float = 3.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._bot = bot
         self._tr = translator
         self._catalog = catalog
         self._pricing = pricing
+        self._gap = progress_gap
+        self._now = monotonic
+        self._last_step: dict[int, float] = {}
+        """When each chat's progress message last changed (this process's view)."""
+        self._waiting: dict[str, asyncio.Task[None]] = {}
+        """A job's step held back by the gap."""
 
     def _title(self, job: Job) -> str:
         try:
@@ -66,13 +87,26 @@ class AiogramChat(ChatPort):
         except (TelegramForbiddenError, TelegramBadRequest) as exc:
             log.warning("progress message not sent job_id=%s: %s", job.id, exc)
             return None
+        self._stepped(job.chat_id)
         return message.message_id
+
+    def _stepped(self, chat_id: int) -> None:
+        if len(self._last_step) > 50_000:  # bounded: old chats are forgotten, not kept forever
+            self._last_step.clear()
+        self._last_step[chat_id] = self._now()
+
+    def _final(self, job: Job) -> None:
+        """A final word is coming: a step still waiting would only overwrite it."""
+        waiting = self._waiting.pop(job.id, None)
+        if waiting is not None:
+            waiting.cancel()
 
     async def _status(
         self, job: Job, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> None:
         """Replace the progress message, or send a new one when it cannot be edited. Under
         flood control the final word waits as long as Telegram asks (within a bound)."""
+        self._final(job)
         try:
             await self._edit_or_send(job, text, markup)
         except TelegramRetryAfter as exc:
@@ -98,6 +132,22 @@ class AiogramChat(ChatPort):
 
     async def job_progress(self, job: Job, progress: Progress) -> None:
         text = self._tr(job.lang, _PROGRESS_KEYS[progress], title=self._title(job))
+        wait = self._last_step.get(job.chat_id, -self._gap) + self._gap - self._now()
+        earlier = self._waiting.pop(job.id, None)
+        if earlier is not None:
+            earlier.cancel()  # this step says more than the one that was waiting
+        if wait <= 0:
+            await self._step(job, text)
+            return
+        self._waiting[job.id] = asyncio.create_task(self._step_later(job, text, wait))
+
+    async def _step_later(self, job: Job, text: str, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._waiting.pop(job.id, None)
+        await self._step(job, text)
+
+    async def _step(self, job: Job, text: str) -> None:
+        self._stepped(job.chat_id)
         try:
             await self._edit_or_send(job, text, None)
         except TelegramRetryAfter as exc:
@@ -140,10 +190,9 @@ class AiogramChat(ChatPort):
     ) -> bool:
         """The result, captioned, with Repeat and New under its last message; the progress
         message goes (the result says what it said)."""
+        self._final(job)
         title = self._title(job)
-        caption: str | None = self._tr(
-            job.lang, "job-caption", title=title, price=self._pricing.format(job.price)
-        )
+        caption: str | None = self._caption(job, title)
         actions = after_result(Tr(self._tr, job.lang), job.id)
         try:
             groups = plan_sends(files)
@@ -173,7 +222,26 @@ class AiogramChat(ChatPort):
             return False
         return True
 
+    def _caption(self, job: Job, title: str) -> str:
+        """The model and price, and the options the user chose that differ from the
+        model's defaults (what makes this result what it is)."""
+        caption = self._tr(
+            job.lang, "job-caption", title=title, price=self._pricing.format(job.price)
+        )
+        try:
+            model = self._catalog.get(job.model_id)
+        except UnknownModel:
+            return caption
+        tr = Tr(self._tr, job.lang)
+        chosen = [
+            f"{param_label(tr, spec)}: {value_label(tr, spec, job.params[spec.name])}"
+            for spec in model.option_params
+            if spec.name in job.params and str(job.params[spec.name]) != str(spec.default)
+        ]
+        return "\n".join([caption, " · ".join(chosen)]) if chosen else caption
+
     async def _drop_progress(self, job: Job) -> None:
+        self._final(job)
         if job.progress_message_id is None:
             return
         try:

@@ -10,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from adapters.telegram.callbacks import (
     CancelCb,
     CategoryCb,
+    CategoryPageCb,
     ConfirmCb,
     HistoryCb,
     JobCancelCb,
@@ -59,13 +60,35 @@ def cheapest(model: ModelSpec, pricing: Pricing) -> int:
     return min(sku.price_in(pricing) for sku in model.skus)
 
 
-def models_menu(tr: Tr, models: list[ModelSpec], pricing: Pricing) -> InlineKeyboardMarkup:
+MODELS_PER_PAGE = 8
+
+
+def models_menu(
+    tr: Tr, models: list[ModelSpec], pricing: Pricing, category: str = "", page: int = 0
+) -> InlineKeyboardMarkup:
+    """A page of a category's models (cheapest price on each), paging when there are more."""
+    pages = max(1, -(-len(models) // MODELS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
     kb = InlineKeyboardBuilder()
-    for model in models:
+    shown = models[page * MODELS_PER_PAGE : (page + 1) * MODELS_PER_PAGE]
+    for model in shown:
         price = pricing.format(cheapest(model, pricing))
         kb.button(text=f"{model.title} · {price}", callback_data=ModelCb(model_id=model.id))
+    paging = 0
+    if page > 0:
+        kb.button(
+            text=tr("btn-prev-page"),
+            callback_data=CategoryPageCb(category=category, page=page - 1),
+        )
+        paging += 1
+    if page + 1 < pages:
+        kb.button(
+            text=tr("btn-next-page", page=page + 2, pages=pages),
+            callback_data=CategoryPageCb(category=category, page=page + 1),
+        )
+        paging += 1
     kb.button(text=tr("btn-back"), callback_data=MenuCb(action="home"))
-    kb.adjust(1)
+    kb.adjust(*([1] * len(shown)), *([paging] if paging else []), 1)
     return kb.as_markup()
 
 

@@ -33,6 +33,8 @@ class CategoryTimes:
 
     expiry: timedelta
     unconfirmed: timedelta
+    typical: timedelta | None = None
+    """How long a generation usually takes (what the confirmation tells the user)."""
 
 
 class ParamType(enum.StrEnum):
@@ -187,6 +189,8 @@ class ModelSpec:
     hidden: bool = False
     fixed: Mapping[str, Any] = attrs.field(factory=dict)
     """Inputs always sent to Kie.ai and never asked from the user."""
+    typical: timedelta | None = None
+    """How long this model usually takes, when it differs from its category's."""
 
     @property
     def media_params(self) -> tuple[ParamSpec, ...]:
@@ -241,6 +245,13 @@ class Catalog:
 
     def times_of(self, category: Category) -> CategoryTimes | None:
         return self.times.get(category)
+
+    def typical_time(self, model: ModelSpec) -> timedelta | None:
+        """How long the model usually takes: its own time, else its category's."""
+        if model.typical is not None:
+            return model.typical
+        times = self.times.get(model.category)
+        return times.typical if times is not None else None
 
     def get(self, model_id: str) -> ModelSpec:
         for model in self.models:

@@ -23,7 +23,7 @@ from core.domain.catalog import (
 from core.domain.errors import CatalogError, InvalidParams
 
 _MODEL_KEYS = {"id", "kie_model", "title", "category", "output", "description", "hidden"}
-_MODEL_KEYS |= {"params", "skus", "fixed"}
+_MODEL_KEYS |= {"params", "skus", "fixed", "typical_minutes"}
 _PARAM_KEYS = {"name", "type", "required", "default", "choices", "min", "max", "max_length"}
 _PARAM_KEYS |= {"media", "max_items", "kie_name", "as_list", "max_mb", "accept", "as_number"}
 E = TypeVar("E", Category, ParamType, MediaKind)
@@ -227,7 +227,18 @@ def parse_model(raw: Mapping[str, Any]) -> ModelSpec:
         description=entry.text("description", ""),
         hidden=entry.flag("hidden"),
         fixed=dict(fixed),
+        typical=_minutes(entry, "typical_minutes"),
     )
+
+
+def _minutes(entry: _Entry, key: str) -> timedelta | None:
+    """An optional duration in minutes, above 0."""
+    value = entry.decimal(key, required=False)
+    if value is None:
+        return None
+    if value <= 0:
+        raise entry.fail(key, "must be a number of minutes above 0")
+    return timedelta(minutes=float(value))
 
 
 def _covers(skus: tuple[Sku, ...], params: tuple[ParamSpec, ...]) -> bool:
@@ -241,6 +252,7 @@ def _covers(skus: tuple[Sku, ...], params: tuple[ParamSpec, ...]) -> bool:
 
 
 _TIMES_KEYS = {"expiry_minutes", "unconfirmed_minutes"}
+_OPTIONAL_TIMES_KEYS = {"typical_minutes"}
 
 
 def parse_categories(raw: Mapping[str, Any]) -> dict[Category, CategoryTimes]:
@@ -255,7 +267,7 @@ def parse_categories(raw: Mapping[str, Any]) -> dict[Category, CategoryTimes]:
         except ValueError:
             allowed = ", ".join(c.value for c in Category)
             raise CatalogError("categories", name, f"is not one of {allowed}") from None
-        entry.check_keys(_TIMES_KEYS)
+        entry.check_keys(_TIMES_KEYS | _OPTIONAL_TIMES_KEYS)
         minutes = {key: entry.decimal(key, required=True) for key in sorted(_TIMES_KEYS)}
         for key, value in minutes.items():
             if value is None or value <= 0:
@@ -263,6 +275,7 @@ def parse_categories(raw: Mapping[str, Any]) -> dict[Category, CategoryTimes]:
         times[category] = CategoryTimes(
             expiry=timedelta(minutes=float(minutes["expiry_minutes"] or 0)),
             unconfirmed=timedelta(minutes=float(minutes["unconfirmed_minutes"] or 0)),
+            typical=_minutes(entry, "typical_minutes"),
         )
     missing = [c.value for c in Category if c not in times]
     if missing:

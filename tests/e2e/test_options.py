@@ -166,3 +166,33 @@ def test_every_parameter_of_the_catalog_has_a_name_in_every_language() -> None:
     for lang in translator.languages:
         missing = sorted(n for n in names if f"param-{n}" not in translator.keys(lang))
         assert missing == [], lang
+
+
+async def test_the_result_caption_names_the_options_that_differ_from_the_defaults(
+    harness: BotHarness,
+) -> None:
+    from aiogram.methods import SendPhoto
+
+    await harness.feed(message(USER, "/start"))
+    await harness.feed(callback(USER, "md:z-image"))
+    await harness.feed(message(USER, "a red fox"))
+    await harness.feed(callback(USER, option_data(harness, "16:9")))
+    [confirm] = [d for d in last_markup_data(harness) if d.startswith("cf:")]
+    await harness.feed(callback(USER, confirm))
+    await harness.run_jobs()
+    harness.clock.advance(seconds=5)
+    await harness.reconcile()
+    await harness.run_jobs()
+    [photo] = harness.api.sent(SendPhoto)
+    assert photo.caption == "Z-Image · 0.76 RUB\nAspect ratio: 16:9"
+
+
+async def test_the_confirmation_says_how_long_the_model_usually_takes(harness: BotHarness) -> None:
+    await open_kling(harness)
+    await harness.feed(callback(USER, "o:0:skip:0"))
+    assert "Usually ready in about 4 min." in texts(harness)
+    await harness.feed(message(USER, "/start"))
+    await harness.feed(callback(USER, "md:z-image"))
+    await harness.feed(message(USER, "a red fox"))
+    await harness.feed(callback(USER, "o:0:skip:0"))
+    assert "Usually ready in about 30 s." in texts(harness)

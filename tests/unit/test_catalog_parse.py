@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,23 @@ def test_every_category_needs_its_times_in_minutes() -> None:
         parse_categories({**good, "sculpture": {"expiry_minutes": 1, "unconfirmed_minutes": 1}})
     with pytest.raises(CatalogError, match=r"expiry_seconds.*not a known field"):
         parse_categories({**good, "audio": {"expiry_seconds": 1, "unconfirmed_minutes": 1}})
+
+
+def test_typical_times_are_optional_minutes_above_zero_and_a_model_overrides_its_category() -> (
+    None
+):
+    good = {c.value: {"expiry_minutes": 15, "unconfirmed_minutes": 1} for c in Category}
+    good["video"] = {**good["video"], "typical_minutes": 4}
+    times = parse_categories(good)
+    assert times[Category.VIDEO].typical is not None
+    assert times[Category.VIDEO].typical.total_seconds() == 240
+    assert times[Category.IMAGE].typical is None
+    with pytest.raises(CatalogError, match=r"typical_minutes.*above 0"):
+        parse_categories({**good, "image": {**good["image"], "typical_minutes": 0}})
+    catalog = parse_catalog([model(typical_minutes="0.5")], good)
+    assert catalog.typical_time(catalog.models[0]) == timedelta(seconds=30)
+    with pytest.raises(CatalogError, match=r"typical_minutes.*above 0"):
+        parse_catalog([model(typical_minutes=-1)], good)
 
 
 def test_a_catalog_dir_without_times_keeps_the_bundled_ones(tmp_path: Path) -> None:

@@ -79,6 +79,36 @@ def test_the_command_menu_is_set_in_both_languages(stack: Stack) -> None:
     russian = {c["command"]: c["description"] for c in stack.api.commands[(default, "ru")]}
     assert russian["history"] == "Мои генерации"
     user = stack.user(7701)
-    for command, fragment in (("/balance", "Balance:"), ("/language", "Choose a language")):
+    answers = (
+        ("/balance", "Balance:"),
+        ("/language", "Choose a language"),
+        ("/free", "Free today"),
+        ("/invite", "Invite friends"),
+        ("/help", "Pick a section"),
+        ("/menu", "Main menu"),
+        ("/history", "No generations yet"),
+    )
+    for command, fragment in answers:
         user.send_command(command)
         user.wait_for_message(lambda m, f=fragment: f in m.body)
+
+
+def test_cancel_after_kie_has_the_job_says_why_and_the_job_runs_on(stack: Stack) -> None:
+    from tests.fakes.kie_server import Outcome
+
+    stack.kie.script(Outcome(hold=True))
+    user = stack.user(7801)
+    confirm_z_image(user, "a fox that takes its time")
+    progress = user.wait_for_message(lambda m: any(d.startswith("jx:") for d in m.callback_data))
+    [cancel] = [d for d in progress.callback_data if d.startswith("jx:")]
+    wait_for(lambda: stack.jobs(7801)[0]["status"] == "submitted", 10, "submitted")
+    update = user.press(cancel, message_id=progress.message_id)
+    answer = user.wait_for_answer(update)
+    assert answer.show_alert is True
+    assert (answer.text or "").startswith("Kie.ai is already generating this")
+    [job] = stack.jobs(7801)
+    assert job["status"] == "submitted"
+    assert stack.balance(7801)[1] == job["price"]  # still held, charged only on delivery
+    stack.kie.finish(job["task_id"])
+    user.wait_for_message(lambda m: m.media == "photo", 30)
+    wait_for(lambda: stack.jobs(7801)[0]["status"] == "delivered", 10, "delivered")

@@ -34,7 +34,11 @@ async def model_screen(
     ask = await begin(model, state, services, tr)
     fmt = services.pricing.format
     prices = sorted(sku.price_in(services.pricing) for sku in model.skus)
-    price = fmt(prices[0]) if prices[0] == prices[-1] else f"{fmt(prices[0])} – {fmt(prices[-1])}"
+    price = (
+        fmt(prices[0])
+        if prices[0] == prices[-1]
+        else tr("price-range", low=fmt(prices[0]), high=fmt(prices[-1]))
+    )
     inputs = ", ".join(param_label(tr, p) for p in model.params) or "—"
     lines = [
         tr("model-card", title=model.title, description=model.description, price=price),

@@ -7,7 +7,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from adapters.telegram.callbacks import CategoryCb, LanguageCb, MenuCb
+from adapters.telegram.callbacks import CategoryCb, CategoryPageCb, LanguageCb, MenuCb
 from adapters.telegram.context import BotServices, Tr
 from adapters.telegram.keyboards import back_to_menu, languages, main_menu, models_menu
 from core.domain.catalog import Category
@@ -29,9 +29,21 @@ async def home(query: CallbackQuery, state: FSMContext, services: BotServices, t
 async def category(
     query: CallbackQuery, callback_data: CategoryCb, services: BotServices, tr: Tr
 ) -> None:
-    models = services.catalog.visible(Category(callback_data.category))
+    await category_page(query, callback_data.category, 0, services, tr)
+
+
+async def category_paged(
+    query: CallbackQuery, callback_data: CategoryPageCb, services: BotServices, tr: Tr
+) -> None:
+    await category_page(query, callback_data.category, callback_data.page, services, tr)
+
+
+async def category_page(
+    query: CallbackQuery, category: str, page: int, services: BotServices, tr: Tr
+) -> None:
+    models = services.catalog.visible(Category(category))
     text = tr("category-title") if models else tr("category-empty")
-    await show(query, text, models_menu(tr, models, services.pricing))
+    await show(query, text, models_menu(tr, models, services.pricing, category, page))
 
 
 async def balance(query: CallbackQuery, services: BotServices, tr: Tr, user: User) -> None:
@@ -89,6 +101,10 @@ def build() -> Router:
     router.callback_query.register(home, MenuCb.filter(F.action == "home"))
     router.callback_query.register(
         category, CategoryCb.filter(F.category.in_({c.value for c in Category}))
+    )
+    router.callback_query.register(
+        category_paged,
+        CategoryPageCb.filter(F.category.in_({c.value for c in Category}) & (F.page >= 0)),
     )
     router.callback_query.register(balance, MenuCb.filter(F.action == "balance"))
     router.callback_query.register(help_, MenuCb.filter(F.action == "help"))

@@ -174,6 +174,15 @@ def confirmation_text(
                     value=value_label(tr, spec, value),
                 )
             )
+    typical = services.catalog.typical_time(quote.model)
+    if typical is not None:
+        seconds = int(typical.total_seconds())
+        eta = (
+            tr("confirm-eta-seconds", seconds=seconds)
+            if seconds < 90
+            else tr("confirm-eta-minutes", minutes=round(seconds / 60))
+        )
+        lines.append(eta)
     lines += ["", tr("confirm-price", price=fmt(quote.price))]
     if quote.free and quote.free_left is not None:
         lines.append(tr("confirm-free", left=quote.free_left - 1))

@@ -12,7 +12,7 @@ category-empty = No models in this section yet.
 category-title = Choose a model:
 model-card = { $title }
     { $description }
-    Price: from { $price }
+    Price: { $price }
 model-ask-prompt = Send a text prompt for { $title } (up to { $max } characters).
 prompt-not-text = Please send the prompt as text.
 prompt-too-long = The prompt is too long: { $length } characters, at most { $max }.
@@ -124,3 +124,8 @@ job-cancelled = ✖ { $title }: cancelled. { $price } returned to your balance.
 cancel-too-late = Kie.ai is already generating this, so it can no longer be cancelled. You pay only if the result reaches you.
 btn-cancel-job = ✖ Cancel
 price-changed = The price has changed since this screen was shown. Here is the new one.
+btn-prev-page = ◀ Back a page
+btn-next-page = More ▶ ({ $page }/{ $pages })
+confirm-eta-seconds = Usually ready in about { $seconds } s.
+confirm-eta-minutes = Usually ready in about { $minutes } min.
+price-range = { $low } to { $high }, by the options

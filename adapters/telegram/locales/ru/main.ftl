@@ -12,7 +12,7 @@ category-empty = В этом разделе пока нет моделей.
 category-title = Выберите модель:
 model-card = { $title }
     { $description }
-    Цена: от { $price }
+    Цена: { $price }
 model-ask-prompt = Отправьте текстовый запрос для { $title } (до { $max } символов).
 prompt-not-text = Пожалуйста, отправьте запрос текстом.
 prompt-too-long = Запрос слишком длинный: { $length } символов, максимум { $max }.
@@ -124,3 +124,8 @@ job-cancelled = ✖ { $title }: отменено. { $price } возвращен�
 cancel-too-late = Kie.ai уже генерирует, отменить нельзя. Оплата — только если результат до вас дойдёт.
 btn-cancel-job = ✖ Отменить
 price-changed = Цена изменилась с тех пор, как был показан этот экран. Вот новая.
+btn-prev-page = ◀ Назад
+btn-next-page = Ещё ▶ ({ $page }/{ $pages })
+confirm-eta-seconds = Обычно готово примерно за { $seconds } с.
+confirm-eta-minutes = Обычно готово примерно за { $minutes } мин.
+price-range = от { $low } до { $high }, зависит от параметров
