@@ -21,6 +21,7 @@ from adapters.http.metrics import PrometheusMetrics
 from adapters.postgres.inbox import PostgresInbox
 from adapters.postgres.kie_callbacks import PostgresCallbackStore
 from adapters.postgres.lock import PostgresAdvisoryLock
+from adapters.postgres.payments import PostgresPayments
 from adapters.postgres.pool import open_pool
 from adapters.postgres.referrals import PostgresReferrals
 from adapters.postgres.storage import PostgresStorage
@@ -75,6 +76,7 @@ class Database(containers.DeclarativeContainer):
     inbox = providers.Singleton(PostgresInbox, pool)
     kie_callbacks = providers.Singleton(PostgresCallbackStore, pool)
     referrals = providers.Singleton(PostgresReferrals, pool)
+    payments = providers.Singleton(PostgresPayments, pool)
     fsm_storage = providers.Singleton(postgres_fsm_storage, pool)
 
 

@@ -57,6 +57,7 @@ from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
 from core.usecases.referrals import AcceptReferral, Referrals, ShowInvite
 from core.usecases.runner import Doorbell, JobRunner
+from core.usecases.topup import CheckPreCheckout, CreditStarsPayment, StarsOffer, StartTopUp
 from core.usecases.users import RegisterUser, SetLanguage
 from entrypoints.generation import make_account, make_generation, make_kie_client, make_uploader
 from entrypoints.settings import Settings
@@ -105,6 +106,7 @@ def make_dispatcher(services: BotServices, fsm_storage: BaseStorage) -> Dispatch
     middleware = UserContextMiddleware(services)
     dispatcher.message.outer_middleware(middleware)
     dispatcher.callback_query.outer_middleware(middleware)
+    dispatcher.pre_checkout_query.outer_middleware(middleware)
     dispatcher.include_router(build_router())
     return dispatcher
 
@@ -154,6 +156,7 @@ class Adapters(containers.DeclarativeContainer):
     """The stateful adapters (``Database``, or an in-memory twin in tests)."""
 
     storage = database.storage
+    payments = database.payments
     kie_callbacks = database.kie_callbacks
     referrals = database.referrals
     clock = providers.Singleton(SystemClock)
@@ -230,6 +233,23 @@ class UseCases(containers.DeclarativeContainer):
             invitee_bonus=settings.provided.referral_bonus_invitee,
         ),
     )
+    stars_offer = providers.Singleton(
+        StarsOffer,
+        minor_per_star=settings.provided.stars_rate_minor,
+        presets=settings.provided.stars_presets,
+        min_stars=settings.provided.stars_min,
+        max_stars=settings.provided.stars_max,
+    )
+    """What a Star buys and the amounts offered; the rate is fixed on each purchase."""
+    start_topup = providers.Singleton(
+        StartTopUp,
+        payments=adapters.payments,
+        offer=stars_offer,
+        clock=adapters.clock,
+        ids=adapters.ids,
+    )
+    check_pre_checkout = providers.Singleton(CheckPreCheckout, payments=adapters.payments)
+    credit_stars = providers.Singleton(CreditStarsPayment, payments=adapters.payments)
     confirm = providers.Singleton(
         ConfirmGeneration,
         storage=adapters.storage,
@@ -338,6 +358,11 @@ class BotContainer(containers.DeclarativeContainer):
         show_balance=usecases.show_balance,
         history=usecases.history,
         cancel_job=usecases.cancel_job,
+        stars_offer=usecases.stars_offer,
+        start_topup=usecases.start_topup,
+        check_pre_checkout=usecases.check_pre_checkout,
+        credit_stars=usecases.credit_stars,
+        payments=adapters.payments,
         referrals=usecases.referrals,
         free_tier=usecases.show_free_tier,
         account=adapters.account,

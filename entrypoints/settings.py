@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     free_daily_quota: int = Field(default=3, ge=0, le=1000)
     """Free generations per user and UTC day on the catalog's ``free = true`` SKUs (0: none);
     one that fails is given back, the quota refills at 00:00 UTC."""
+    stars_rate_minor: int = Field(default=180, ge=1)
+    """Balance minor units credited per Telegram Star (fixed on each purchase when made)."""
+    stars_presets: Annotated[tuple[Annotated[int, Field(ge=1)], ...], NoDecode] = (
+        50,
+        100,
+        250,
+        500,
+        1000,
+    )
+    """The Stars amounts offered as buttons, comma separated; each within STARS_MIN..STARS_MAX."""
+    stars_min: int = Field(default=1, ge=1)
+    """Fewest Stars one top-up may buy."""
+    stars_max: int = Field(default=10_000, ge=1)
+    """Most Stars one top-up may buy."""
     billing_currency: str = "RUB"
     credit_usd: Decimal = Field(default=Decimal("0.005"), gt=0)
     """US dollars per Kie.ai credit."""
@@ -147,6 +161,13 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
         return value
 
+    @field_validator("stars_presets", mode="before")
+    @classmethod
+    def _split_stars(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("hidden_models", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
@@ -190,6 +211,20 @@ class Settings(BaseSettings):
             self.lock_timings  # noqa: B018 - building it is the check
         except LockConfigError as exc:
             raise PydanticCustomError("lock_timings", "{problem}", {"problem": str(exc)}) from None
+        return self
+
+    @model_validator(mode="after")
+    def _stars_offer_is_consistent(self) -> Settings:
+        # A preset outside the bounds would be a button that every press is refused for.
+        if self.stars_min > self.stars_max:
+            raise PydanticCustomError("stars_bounds", "STARS_MIN must not exceed STARS_MAX")
+        outside = [p for p in self.stars_presets if not self.stars_min <= p <= self.stars_max]
+        if outside:
+            raise PydanticCustomError(
+                "stars_presets",
+                "STARS_PRESETS {outside} are outside STARS_MIN..STARS_MAX",
+                {"outside": ", ".join(map(str, outside))},
+            )
         return self
 
     @property

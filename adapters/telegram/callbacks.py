@@ -6,7 +6,7 @@ from aiogram.filters.callback_data import CallbackData
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: str  # home | balance | help | language | history
+    action: str  # home | balance | topup | help | language | history | free | invite
 
 
 class CategoryCb(CallbackData, prefix="c"):
@@ -64,3 +64,8 @@ class JobCancelCb(CallbackData, prefix="jx"):
 class CategoryPageCb(CallbackData, prefix="cp"):
     category: str
     page: int
+
+
+class TopUpCb(CallbackData, prefix="t"):
+    stars: int
+    """A preset's Stars; 0 asks for another amount."""

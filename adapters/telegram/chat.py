@@ -136,7 +136,9 @@ class AiogramChat(ChatPort):
         earlier = self._waiting.pop(job.id, None)
         if earlier is not None:
             earlier.cancel()  # this step says more than the one that was waiting
-        if wait <= 0:
+        # "Checking whether it started" is news the user must get at once (their money is
+        # held on an unknown outcome); the other steps only say that things move on.
+        if wait <= 0 or progress is Progress.CHECKING:
             await self._step(job, text)
             return
         self._waiting[job.id] = asyncio.create_task(self._step_later(job, text, wait))

@@ -14,8 +14,20 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 
 from adapters.telegram.i18n import FALLBACK, Translator
 
-USER_COMMANDS = ("start", "menu", "history", "balance", "free", "invite", "language", "help")
-ADMIN_COMMANDS = ("credits",)
+USER_COMMANDS = (
+    "start",
+    "menu",
+    "topup",
+    "history",
+    "balance",
+    "free",
+    "invite",
+    "language",
+    "help",
+    "paysupport",
+    "terms",
+)
+ADMIN_COMMANDS = ("admin", "credits")
 
 
 class CommandMenu:

@@ -13,6 +13,7 @@ from aiogram.types import User as TgUser
 from adapters.telegram.i18n import Translator
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
+from core.ports.payments import PaymentsPort
 from core.ports.provider import AccountPort, UploaderPort
 from core.ports.storage import StoragePort
 from core.usecases.cancel import CancelJob
@@ -22,6 +23,7 @@ from core.usecases.history import JobHistory
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.referrals import Referrals
+from core.usecases.topup import CheckPreCheckout, CreditStarsPayment, StarsOffer, StartTopUp
 from core.usecases.users import RegisterUser, SetLanguage
 
 
@@ -40,6 +42,11 @@ class BotServices:
     history: JobHistory
     cancel_job: CancelJob
     referrals: Referrals
+    stars_offer: StarsOffer
+    start_topup: StartTopUp
+    check_pre_checkout: CheckPreCheckout
+    credit_stars: CreditStarsPayment
+    payments: PaymentsPort
     account: AccountPort | None = None
     """The provider account for the admin balance; None when there is none (stub mode)."""
     admins: frozenset[int] = frozenset()

@@ -19,9 +19,10 @@ from adapters.telegram.callbacks import (
     MenuCb,
     ModelCb,
     RepeatCb,
+    TopUpCb,
     WizardCb,
 )
-from adapters.telegram.context import Tr
+from adapters.telegram.context import BotServices, Tr
 from core.domain.catalog import Catalog, Category, ModelSpec
 from core.domain.money import Pricing
 
@@ -36,6 +37,7 @@ def main_menu(tr: Tr, catalog: Catalog) -> InlineKeyboardMarkup:
     if any(sku.free for model in catalog.visible() for sku in model.skus):
         kb.button(text=tr("menu-free"), callback_data=MenuCb(action="free"))
     kb.button(text=tr("menu-balance"), callback_data=MenuCb(action="balance"))
+    kb.button(text=tr("menu-topup"), callback_data=MenuCb(action="topup"))
     kb.button(text=tr("menu-history"), callback_data=MenuCb(action="history"))
     kb.button(text=tr("menu-invite"), callback_data=MenuCb(action="invite"))
     kb.button(text=tr("menu-help"), callback_data=MenuCb(action="help"))
@@ -99,7 +101,7 @@ def confirm_menu(
     if affordable:
         kb.button(text=tr("btn-confirm", price=price), callback_data=ConfirmCb(draft=draft))
     else:
-        kb.button(text=tr("btn-balance"), callback_data=MenuCb(action="balance"))
+        kb.button(text=tr("btn-topup"), callback_data=MenuCb(action="topup"))
     if options:
         kb.button(text=tr("btn-options"), callback_data=WizardCb(action="options"))
     kb.button(text=tr("btn-restart"), callback_data=WizardCb(action="restart"))
@@ -138,6 +140,7 @@ def invite_menu(tr: Tr, link: str) -> InlineKeyboardMarkup:
 def short_of_money(tr: Tr) -> InlineKeyboardMarkup:
     """Under a model the balance cannot pay for: where the money is, or back."""
     kb = InlineKeyboardBuilder()
+    kb.button(text=tr("btn-topup"), callback_data=MenuCb(action="topup"))
     kb.button(text=tr("btn-balance"), callback_data=MenuCb(action="balance"))
     kb.button(text=tr("btn-cancel"), callback_data=CancelCb())
     kb.adjust(1)
@@ -193,4 +196,20 @@ def job_waiting(tr: Tr, job_id: str) -> InlineKeyboardMarkup:
     """Under the progress message until the provider has the job."""
     kb = InlineKeyboardBuilder()
     kb.button(text=tr("btn-cancel-job"), callback_data=JobCancelCb(job_id=job_id))
+    return kb.as_markup()
+
+
+def topup_menu(tr: Tr, services: BotServices) -> InlineKeyboardMarkup:
+    """A button per preset (Stars and what they credit), another amount, back."""
+    offer = services.stars_offer
+    kb = InlineKeyboardBuilder()
+    for stars in offer.presets:
+        amount = services.pricing.format(offer.amount_of(stars))
+        kb.button(
+            text=tr("btn-topup-preset", stars=stars, amount=amount),
+            callback_data=TopUpCb(stars=stars),
+        )
+    kb.button(text=tr("btn-topup-other"), callback_data=TopUpCb(stars=0))
+    kb.button(text=tr("btn-menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(*([2] * (len(offer.presets) // 2)), *([1] if len(offer.presets) % 2 else []), 1, 1)
     return kb.as_markup()

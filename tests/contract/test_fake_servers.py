@@ -7,6 +7,7 @@ callback parser for Kie.ai. No PostgreSQL, no processes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -26,6 +27,8 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
+    Invoice,
+    LabeledPrice,
     LinkPreviewOptions,
     Update,
 )
@@ -50,6 +53,7 @@ from tests.fakes.bot_api_server import (
     send_bytes,
 )
 from tests.fakes.kie_server import FakeKieServer, Outcome
+from tests.fakes.tg_user import PaymentResult
 from tests.fakes.updates import message
 from tests.fakes.waiting import until, wait_for
 
@@ -364,6 +368,264 @@ def test_webhook_retries_until_2xx_and_keeps_per_chat_order(api: FakeBotApiServe
     failed = [a for a in api.webhook_attempts if not a.ok]
     assert len(failed) == 2
     assert failed[1].started - failed[0].finished >= 0.05
+
+
+# ---------------------------------------------------------------------- Stars payments
+
+
+def stars(amount: int = 100) -> list[LabeledPrice]:
+    return [LabeledPrice(label=f"{amount} ⭐", amount=amount)]
+
+
+def pay_keyboard(*, pay_first: bool = True) -> InlineKeyboardMarkup:
+    pay = [InlineKeyboardButton(text="Pay ⭐", pay=True)]
+    back = [InlineKeyboardButton(text="Back", callback_data="menu")]
+    return InlineKeyboardMarkup(inline_keyboard=[pay, back] if pay_first else [back, pay])
+
+
+async def next_updates(bot: Bot, after: int | None) -> list[Update]:
+    """One long poll confirming everything up to ``after``."""
+    return await bot.get_updates(offset=None if after is None else after + 1, timeout=5)
+
+
+async def test_stars_invoices_are_sent_and_invalid_ones_get_telegrams_400s(
+    api: FakeBotApiServer, bot: Bot
+) -> None:
+    user = api.user(31, "Ann")
+    sent = await bot.send_invoice(
+        31,
+        title="100 Stars",
+        description="Top up the balance",
+        payload="purchase-7f3a",
+        currency="XTR",
+        prices=stars(100),
+        reply_markup=pay_keyboard(),
+    )
+    assert sent.invoice is not None
+    assert (
+        sent.invoice.model_dump()
+        == Invoice(
+            title="100 Stars",
+            description="Top up the balance",
+            start_parameter="",
+            currency="XTR",
+            total_amount=100,
+        ).model_dump()
+    )
+    assert sent.reply_markup is not None
+    assert sent.reply_markup.inline_keyboard[0][0].pay
+    [shown] = user.invoices()
+    assert shown.message_id == sent.message_id
+    assert "purchase-7f3a" not in json.dumps(shown.raw)  # only the server knows the payload
+    assert api.invoice_payload(31, sent.message_id) == "purchase-7f3a"
+    plain = await bot.send_invoice(
+        31, "5 Stars", "No keyboard", "p2", currency="XTR", prices=stars(5), provider_token=""
+    )
+    assert plain.invoice is not None
+    assert plain.invoice.total_amount == 5
+
+    invalid: list[tuple[dict[str, Any], str]] = [
+        ({"currency": "USD"}, "PAYMENT_PROVIDER_INVALID"),
+        ({"provider_token": "284685063:TEST:abc"}, "STARS_INVOICE_INVALID"),
+        ({"prices": stars(1) + stars(2)}, "STARS_INVOICE_INVALID"),
+        ({"prices": stars(0)}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+        ({"prices": stars(100_001)}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+        ({"reply_markup": pay_keyboard(pay_first=False)}, "REPLY_MARKUP_BUY_EMPTY"),
+    ]
+    for change, description in invalid:
+        params: dict[str, Any] = {"currency": "XTR", "prices": stars(10), **change}
+        with pytest.raises(TelegramBadRequest) as caught:
+            await bot.send_invoice(31, "Stars", "Top up", "p3", **params)
+        assert caught.value.message == f"Bad Request: {description}", change
+    status, body = call(
+        api, "sendInvoice", chat_id=31, title="t", description="d", currency="XTR", prices=[]
+    )
+    assert (status, body["description"]) == (400, 'Bad Request: parameter "payload" is required')
+    assert len(user.invoices()) == 2
+
+    assert await bot.delete_message(31, sent.message_id)
+    assert [m.message_id for m in user.invoices()] == [plain.message_id]
+    with pytest.raises(LookupError, match="no message"):
+        user.pay(sent.message_id)
+
+
+async def test_pay_answer_successful_payment_redelivery_and_refund(
+    api: FakeBotApiServer, bot: Bot
+) -> None:
+    user = api.user(32, "Bob", username="bob")
+    invoice = await bot.send_invoice(
+        32, "100 Stars", "Top up", "purchase-1", currency="XTR", prices=stars(100)
+    )
+    paying = asyncio.create_task(asyncio.to_thread(user.pay))
+    [update] = await next_updates(bot, None)
+    query = update.pre_checkout_query
+    assert query is not None
+    assert (query.currency, query.total_amount, query.invoice_payload) == (
+        "XTR",
+        100,
+        "purchase-1",
+    )
+    assert query.from_user.id == 32
+    assert query.from_user.username == "bob"
+    with pytest.raises(TelegramBadRequest, match="QUERY_ID_INVALID"):
+        await bot.answer_pre_checkout_query("4242424242424242", ok=True)
+    assert await bot.answer_pre_checkout_query(query.id, ok=True)
+    with pytest.raises(TelegramBadRequest, match="QUERY_ID_INVALID"):
+        await bot.answer_pre_checkout_query(query.id, ok=True)  # answerable once
+
+    result: PaymentResult = await paying
+    assert result.answered_ok
+    assert result.error_message is None
+    assert result.latency is not None
+    assert result.latency < 2.0
+    assert result.charge_id is not None
+    assert result.charge_id.startswith("stx")
+    assert result.update_ids[0] == update.update_id
+    assert result.invoice_message_id == invoice.message_id
+
+    [paid] = await next_updates(bot, update.update_id)
+    assert paid.update_id == result.payment_update_id
+    assert paid.message is not None
+    assert paid.message.chat.id == 32
+    assert paid.message.from_user is not None
+    assert paid.message.from_user.id == 32
+    payment = paid.message.successful_payment
+    assert payment is not None
+    assert (payment.currency, payment.total_amount, payment.invoice_payload) == (
+        "XTR",
+        100,
+        "purchase-1",
+    )
+    assert payment.telegram_payment_charge_id == result.charge_id
+    assert payment.provider_payment_charge_id == ""
+
+    again = user.resend_successful_payment(result)
+    [resent] = await next_updates(bot, paid.update_id)
+    assert resent.update_id == again["update_id"] > paid.update_id
+    assert resent.message is not None
+    assert resent.message.message_id == paid.message.message_id
+    assert resent.message.successful_payment == payment
+    with pytest.raises(LookupError, match="already paid"):
+        user.pay(invoice.message_id)
+
+    [sale] = (await bot.get_star_transactions()).transactions
+    assert (sale.id, sale.amount, sale.receiver) == (result.charge_id, 100, None)
+    assert sale.source is not None
+    assert sale.source.type == "user"
+    assert sale.source.user.id == 32  # type: ignore[union-attr]
+    assert (await bot.get_my_star_balance()).amount == 100
+
+    with pytest.raises(TelegramBadRequest, match="CHARGE_NOT_FOUND"):
+        await bot.refund_star_payment(32, "stxNoSuchCharge")
+    with pytest.raises(TelegramBadRequest, match="CHARGE_NOT_FOUND"):
+        await bot.refund_star_payment(33, result.charge_id)  # someone else's charge
+    assert await bot.refund_star_payment(32, result.charge_id)
+    with pytest.raises(TelegramBadRequest, match="CHARGE_ALREADY_REFUNDED"):
+        await bot.refund_star_payment(32, result.charge_id)
+    [refund_update] = await next_updates(bot, resent.update_id)
+    assert refund_update.message is not None
+    refunded = refund_update.message.refunded_payment
+    assert refunded is not None
+    assert (refunded.telegram_payment_charge_id, refunded.total_amount) == (result.charge_id, 100)
+    assert refunded.invoice_payload == "purchase-1"
+    sale, refund = (await bot.get_star_transactions()).transactions
+    assert refund.id == result.charge_id
+    assert refund.source is None
+    assert refund.receiver is not None
+    assert refund.receiver.user.id == 32  # type: ignore[union-attr]
+    assert len((await bot.get_star_transactions(offset=1, limit=5)).transactions) == 1
+    assert (await bot.get_my_star_balance()).amount == 0
+    [charge] = api.charges()
+    assert charge.refunded
+
+
+async def test_declined_stale_and_unanswered_payments_are_not_charged(
+    api: FakeBotApiServer, bot: Bot
+) -> None:
+    user = api.user(34)
+    await bot.send_invoice(
+        34, "50 Stars", "Top up", "purchase-2", currency="XTR", prices=stars(50)
+    )
+    paying = asyncio.create_task(asyncio.to_thread(user.pay, stars=40))
+    [update] = await next_updates(bot, None)
+    assert update.pre_checkout_query is not None
+    assert update.pre_checkout_query.total_amount == 40  # what the stale client shows
+    with pytest.raises(TelegramBadRequest, match='parameter "error_message" is required'):
+        await bot.answer_pre_checkout_query(update.pre_checkout_query.id, ok=False)
+    assert await bot.answer_pre_checkout_query(
+        update.pre_checkout_query.id, ok=False, error_message="The price has changed"
+    )
+    declined = await paying
+    assert declined.answered
+    assert not declined.answered_ok
+    assert not declined.paid
+    assert declined.error_message == "The price has changed"
+    assert declined.update_ids == [update.update_id]
+
+    late = await asyncio.to_thread(user.pay, timeout=0.3)  # nobody answers in time
+    assert not late.answered
+    assert late.latency is None
+    with pytest.raises(TelegramBadRequest, match="QUERY_ID_INVALID"):
+        await bot.answer_pre_checkout_query(late.query_id, ok=True)
+    pending = await next_updates(bot, update.update_id)
+    assert [u.update_id for u in pending] == [late.pre_checkout_update_id]
+    assert api.charges() == []
+    assert (await bot.get_star_transactions()).transactions == []
+
+
+def test_a_webhook_answering_in_its_response_completes_the_payment(
+    api: FakeBotApiServer,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            update = json.loads(read_body(self))
+            with lock:
+                seen.append(update)
+            answer: dict[str, Any] = {}
+            if "pre_checkout_query" in update:
+                answer = {
+                    "method": "answerPreCheckoutQuery",
+                    "pre_checkout_query_id": update["pre_checkout_query"]["id"],
+                    "ok": True,
+                }
+            send_bytes(self, 200, json.dumps(answer).encode(), "application/json")
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    user = api.user(35)
+    _, sent = call(
+        api,
+        "sendInvoice",
+        chat_id=35,
+        title="10 Stars",
+        description="Top up",
+        payload="purchase-3",
+        currency="XTR",
+        prices=[{"label": "10 ⭐", "amount": 10}],
+    )
+    assert sent["ok"]
+    hook = LoopbackHttpServer(Handler)
+    hook.start()
+    try:
+        assert call(api, "setWebhook", url=f"http://127.0.0.1:{hook.port}/hook")[1]["ok"]
+        result = user.pay(timeout=5)
+        assert result.paid
+        wait_for(lambda: len(seen) == 2, 5, "the successful_payment delivery")
+    finally:
+        hook.stop()
+    assert [next(k for k in u if k != "update_id") for u in seen] == [
+        "pre_checkout_query",
+        "message",
+    ]
+    assert seen[1]["message"]["successful_payment"]["telegram_payment_charge_id"] == (
+        result.charge_id
+    )
 
 
 # ---------------------------------------------------------------------------- Kie.ai

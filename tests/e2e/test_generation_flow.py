@@ -140,7 +140,7 @@ async def test_short_balance_shows_missing_amount_and_no_confirm_button() -> Non
     text = harness.api.texts()[-1]
     assert "Not enough balance: 3.75 RUB missing (available 1.00 RUB)" in text
     assert not [d for d in last_markup_data(harness) if d.startswith("cf:")]
-    assert "m:balance" in last_markup_data(harness)
+    assert "m:topup" in last_markup_data(harness)
 
 
 async def test_forged_confirm_button_starts_nothing_and_shows_the_menu(

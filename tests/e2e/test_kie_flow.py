@@ -304,3 +304,15 @@ async def test_credits_command_in_stub_mode_says_there_is_no_account() -> None:
     harness = BotHarness(admin_ids=str(USER))
     await harness.feed(message(USER, "/credits"))
     assert harness.api.texts()[-1] == "No Kie.ai account in this mode (stub)."
+
+
+async def test_the_admin_panel_is_only_for_admins() -> None:
+    from tests.fakes.updates import message
+
+    harness = BotHarness(admin_ids=str(USER))
+    await harness.feed(message(USER, "/admin"))
+    panel = harness.api.texts()[-1]
+    assert panel.startswith("🛠 Operator panel")
+    assert "No Kie.ai account in this mode (stub)." in panel
+    await harness.feed(message(USER + 1, "/admin", lang="ru"))
+    assert harness.api.texts()[-1] == "Я не понял. Вот меню."

@@ -543,6 +543,70 @@ class _Query:
 
 
 @dataclass
+class PreCheckoutAnswer:
+    """An answerPreCheckoutQuery, with when its query was handed to the bot and answered."""
+
+    query_id: str
+    user_id: int
+    ok: bool
+    error_message: str | None
+    answered_at: float
+    handed_at: float | None
+    created: float
+
+    @property
+    def latency(self) -> float:
+        """Seconds from the query reaching the bot (or, if never handed out, from the user
+        pressing Pay) to the answer arriving."""
+        start = self.handed_at if self.handed_at is not None else self.created
+        return self.answered_at - start
+
+
+@dataclass
+class StarCharge:
+    """One successful Stars payment as Telegram keeps it (charge id, who paid, how much)."""
+
+    charge_id: str
+    user: dict[str, Any]
+    chat_id: int
+    invoice_message_id: int
+    amount: int
+    payload: str
+    date: int
+    payment_message: dict[str, Any]
+    """The ``successful_payment`` message exactly as delivered (redeliveries reuse it)."""
+    refund_date: int | None = None
+
+    @property
+    def refunded(self) -> bool:
+        return self.refund_date is not None
+
+
+@dataclass
+class _Invoice:
+    chat_id: int
+    message_id: int
+    payload: str  # kept server-side only: the user's client never shows it
+    currency: str
+    amount: int
+    charge_id: str | None = None  # set once paid; a paid invoice shows "Receipt", not "Pay"
+
+
+@dataclass
+class _Checkout:
+    query_id: str
+    user: dict[str, Any]
+    invoice: _Invoice
+    amount: int
+    created: float
+    deadline: float
+    update_id: int
+    handed_at: float | None = None
+    answer: PreCheckoutAnswer | None = None
+    expired: bool = False
+
+
+@dataclass
 class WebhookAttempt:
     update_id: Any
     url: str
@@ -688,6 +752,8 @@ NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
 )
+STARS = "XTR"
+MAX_STARS_INVOICE = 100_000
 DEFAULT_EXCLUDED = {"chat_member", "message_reaction", "message_reaction_count"}
 MEDIA_KINDS = ("photo", "video", "animation", "audio", "document", "voice")
 _FILE_PREFIX = {
@@ -782,6 +848,9 @@ class FakeBotApiServer:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.bot_texts: dict[tuple[str, str], str] = {}
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
+        self.pre_checkout_answers: list[PreCheckoutAnswer] = []
+        self.star_transactions: list[dict[str, Any]] = []
+        """What getStarTransactions returns, oldest first (payments and refunds)."""
 
         self._records: list[MessageRecord] = []
         self._by_key: dict[tuple[int, int], MessageRecord] = {}
@@ -792,6 +861,9 @@ class FakeBotApiServer:
         self._files: dict[str, _File] = {}
         self._files_by_path: dict[str, _File] = {}
         self._queries: dict[str, _Query] = {}
+        self._invoices: dict[tuple[int, int], _Invoice] = {}
+        self._checkouts: dict[str, _Checkout] = {}
+        self._charges: dict[str, StarCharge] = {}
         self._meta: dict[int, _Delivery] = {}
         self._faults: list[_Fault] = []
         self._poller: _Poller | None = None
@@ -997,6 +1069,29 @@ class FakeBotApiServer:
         wait_for(check, timeout, f"answerCallbackQuery for {query_id}")
         return found[0]
 
+    def charges(self) -> list[StarCharge]:
+        """Every successful Stars payment so far, oldest first (refunds marked on them)."""
+        with self._cond:
+            return [copy.deepcopy(c) for c in self._charges.values()]
+
+    def invoice_payload(self, chat_id: int, message_id: int) -> str | None:
+        """The payload sendInvoice was given for that message (the user never sees it)."""
+        with self._cond:
+            invoice = self._invoices.get((chat_id, message_id))
+            return invoice.payload if invoice else None
+
+    def wait_for_pre_checkout_answer(
+        self, query_id: str, timeout: float = 10.0
+    ) -> PreCheckoutAnswer:
+        with self._cond:
+            checkout = self._checkouts.get(query_id)
+            if checkout is None:
+                raise LookupError(f"no pre-checkout query {query_id}")
+            if not self._cond.wait_for(lambda: checkout.answer is not None, timeout):
+                raise AssertionError(f"no answerPreCheckoutQuery for {query_id} in {timeout}s")
+            assert checkout.answer is not None
+            return checkout.answer
+
     # ---------------------------------------------------------------- driver hooks (tg_user)
 
     def _user_message(self, user: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -1048,6 +1143,142 @@ class FakeBotApiServer:
                 "data": data,
             }
             return self._enqueue("callback_query", query)
+
+    def _user_service_message(
+        self, user: dict[str, Any], fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A message "from" the user that Telegram itself writes (payments, refunds)."""
+        chat_id = int(user["id"])
+        self._known.add(chat_id)
+        msg = {
+            "message_id": self._new_message_id(chat_id),
+            "from": copy.deepcopy(user),
+            "chat": self._chat_for(chat_id, check_blocked=False),
+            "date": int(time.time()),
+            **fields,
+        }
+        self._add_unknown(msg)
+        self._store(chat_id, msg, "user")
+        return msg
+
+    def _payable_invoice(self, chat_id: int, message_id: int | None) -> _Invoice:
+        if message_id is not None:
+            rec = self._by_key.get((chat_id, message_id))
+            if rec is None or rec.deleted or rec.side != "bot":
+                raise LookupError(f"no message {message_id} in chat {chat_id}")
+            invoice = self._invoices.get((chat_id, message_id))
+            if invoice is None:
+                raise LookupError(f"message {message_id} in chat {chat_id} is not an invoice")
+        else:
+            found = next(
+                (
+                    self._invoices[(chat_id, r.message["message_id"])]
+                    for r in reversed(self._records)
+                    if r.chat_id == chat_id
+                    and r.side == "bot"
+                    and not r.deleted
+                    and (chat_id, r.message["message_id"]) in self._invoices
+                ),
+                None,
+            )
+            if found is None:
+                raise LookupError(f"no invoice in chat {chat_id}")
+            invoice = found
+        if invoice.charge_id is not None:
+            # Telegram swaps the Pay button for "Receipt" once an invoice message is paid.
+            raise LookupError(f"invoice {invoice.message_id} in chat {chat_id} is already paid")
+        return invoice
+
+    def _start_checkout(
+        self, user: dict[str, Any], message_id: int | None, stars: int | None, timeout: float
+    ) -> _Checkout:
+        with self._cond:
+            invoice = self._payable_invoice(int(user["id"]), message_id)
+            amount = invoice.amount if stars is None else int(stars)
+            query_id = str(secrets.randbelow(9 * 10**18) + 10**18)
+            now = time.monotonic()
+            checkout = _Checkout(
+                query_id, copy.deepcopy(user), invoice, amount, now, now + timeout, 0
+            )
+            # Registered before queuing, so a bot that answers at once always finds it.
+            self._checkouts[query_id] = checkout
+            update = self._enqueue(
+                "pre_checkout_query",
+                {
+                    "id": query_id,
+                    "from": copy.deepcopy(user),
+                    "currency": invoice.currency,
+                    "total_amount": amount,
+                    "invoice_payload": invoice.payload,
+                },
+            )
+            checkout.update_id = update["update_id"]
+            return checkout
+
+    def _await_checkout(self, checkout: _Checkout) -> PreCheckoutAnswer | None:
+        """The bot's answer, or None once the user's client gave up (the query expires)."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: checkout.answer is not None or self._stopping.is_set(),
+                max(0.0, checkout.deadline - time.monotonic()),
+            )
+            if checkout.answer is None:
+                checkout.expired = True
+            return checkout.answer
+
+    def _complete_payment(self, checkout: _Checkout) -> tuple[StarCharge, dict[str, Any]]:
+        with self._cond:
+            invoice = checkout.invoice
+            if invoice.charge_id is not None:
+                raise LookupError(f"invoice {invoice.message_id} was paid meanwhile")
+            charge_id = "stx" + secrets.token_urlsafe(60)[:80]
+            payment = {
+                "currency": invoice.currency,
+                "total_amount": checkout.amount,
+                "invoice_payload": invoice.payload,
+                "telegram_payment_charge_id": charge_id,
+                "provider_payment_charge_id": "",
+            }
+            user = checkout.user
+            msg = self._user_service_message(user, {"successful_payment": payment})
+            charge = StarCharge(
+                charge_id=charge_id,
+                user=copy.deepcopy(user),
+                chat_id=invoice.chat_id,
+                invoice_message_id=invoice.message_id,
+                amount=checkout.amount,
+                payload=invoice.payload,
+                date=msg["date"],
+                payment_message=copy.deepcopy(msg),
+            )
+            invoice.charge_id = charge_id
+            self._charges[charge_id] = charge
+            self.star_transactions.append(
+                {
+                    "id": charge_id,
+                    "amount": charge.amount,
+                    "date": charge.date,
+                    "source": self._star_partner(charge),
+                }
+            )
+            update = self._enqueue("message", copy.deepcopy(msg))
+            return copy.deepcopy(charge), update
+
+    def _redeliver_payment(self, charge_id: str) -> dict[str, Any]:
+        with self._cond:
+            charge = self._charges.get(charge_id)
+            if charge is None:
+                raise LookupError(f"no payment with charge id {charge_id}")
+            return self._enqueue("message", copy.deepcopy(charge.payment_message))
+
+    @staticmethod
+    def _star_partner(charge: StarCharge) -> dict[str, Any]:
+        return {
+            "type": "user",
+            "transaction_type": "invoice_payment",
+            "user": copy.deepcopy(charge.user),
+            "invoice_payload": charge.payload,
+        }
 
     def _block(self, user: dict[str, Any], blocked: bool) -> None:
         with self._cond:
@@ -1318,6 +1549,11 @@ class FakeBotApiServer:
             key = _chat_key(update)
             if key[0] in ("chat", "user") and isinstance(key[1], int):
                 self._known.add(key[1])
+            checkout_query = update.get("pre_checkout_query") if isinstance(update, dict) else None
+            if isinstance(checkout_query, dict):
+                checkout = self._checkouts.get(str(checkout_query.get("id")))
+                if checkout is not None and checkout.handed_at is None:
+                    checkout.handed_at = now
             query = update.get("callback_query") if isinstance(update, dict) else None
             if not isinstance(query, dict) or not isinstance(query.get("id"), str):
                 continue
@@ -2052,6 +2288,157 @@ class FakeBotApiServer:
             )
         )
         return True
+
+    # -------------------------------------------------------------- Bot API: Stars payments
+
+    @staticmethod
+    def _required(p: _Params, key: str) -> str:
+        value = p.str(key)
+        if not value:
+            raise bad(f'parameter "{key}" is required')
+        return value
+
+    @staticmethod
+    def _prices(p: _Params) -> list[tuple[str, int]]:
+        """LabeledPrice[] checked the way the Bot API server parses it."""
+        FakeBotApiServer._required(p, "prices")
+        raw = p.json("prices")
+        if not isinstance(raw, list):
+            raise bad("expected an Array of labeled prices")
+        prices: list[tuple[str, int]] = []
+        for item in raw:
+            why = None
+            if not isinstance(item, dict):
+                why = "LabeledPrice must be an Object"
+            elif not isinstance(item.get("label"), str):
+                why = 'Field "label" must be of type String'
+            elif not item["label"]:
+                why = "LabeledPrice label must be non-empty"
+            elif isinstance(item.get("amount"), bool) or not isinstance(
+                item.get("amount"), (int, str)
+            ):
+                why = 'Field "amount" must be a valid Number'
+            else:
+                try:
+                    prices.append((item["label"], int(item["amount"])))
+                except ValueError:
+                    why = 'Field "amount" must be a valid Number'
+            if why is not None:
+                raise bad(f"can't parse labeled price: {why}")
+        if not prices:
+            raise bad("there must be at least one price")
+        return prices
+
+    def _m_sendInvoice(self, p: _Params, ctx: _Ctx) -> dict[str, Any]:
+        chat_id = self._chat_id(p)
+        title = self._required(p, "title")
+        description = self._required(p, "description")
+        payload = self._required(p, "payload")
+        currency = self._required(p, "currency")
+        prices = self._prices(p)
+        inline, other = self._markup(p)
+        provider_token = p.str("provider_token") or ""
+        if currency != STARS:
+            # Only Stars are emulated: any real currency needs a provider the fake has not got.
+            raise bad("PAYMENT_PROVIDER_INVALID")
+        tips = p.json("suggested_tip_amounts")
+        if provider_token or len(prices) != 1 or (p.int("max_tip_amount") or 0) > 0 or tips:
+            raise bad("STARS_INVOICE_INVALID")
+        amount = prices[0][1]
+        if not 1 <= amount <= MAX_STARS_INVOICE:
+            raise bad("CURRENCY_TOTAL_AMOUNT_INVALID")
+        if len(payload.encode()) > 128:
+            raise bad("INVOICE_PAYLOAD_INVALID")
+        if inline is not None:
+            first = next((row[0] for row in inline["inline_keyboard"] if row), None)
+            if not isinstance(first, dict) or first.get("pay") is not True:
+                raise bad("REPLY_MARKUP_BUY_EMPTY")  # the first button must be the Pay one
+        fields = {
+            "invoice": {
+                "title": title,
+                "description": description,
+                "start_parameter": p.str("start_parameter") or "",
+                "currency": currency,
+                "total_amount": amount,
+            }
+        }
+        msg = self._send(chat_id, p, fields, inline, other)
+        mid = msg["message_id"]
+        self._invoices[(chat_id, mid)] = _Invoice(chat_id, mid, payload, currency, amount)
+        return msg
+
+    def _m_answerPreCheckoutQuery(self, p: _Params, ctx: _Ctx) -> bool:
+        query_id = p.str("pre_checkout_query_id") or ""
+        ok = p.bool("ok")
+        error_message = None if ok else self._required(p, "error_message")
+        checkout = self._checkouts.get(query_id)
+        now = time.monotonic()
+        if (
+            checkout is None
+            or checkout.answer is not None
+            or checkout.expired
+            or now > checkout.deadline
+        ):
+            raise bad("QUERY_ID_INVALID")
+        checkout.answer = PreCheckoutAnswer(
+            query_id=query_id,
+            user_id=int(checkout.user["id"]),
+            ok=ok,
+            error_message=error_message,
+            answered_at=now,
+            handed_at=checkout.handed_at,
+            created=checkout.created,
+        )
+        self.pre_checkout_answers.append(checkout.answer)
+        self._cond.notify_all()
+        return True
+
+    def _m_refundStarPayment(self, p: _Params, ctx: _Ctx) -> bool:
+        raw_user = p.raw.get("user_id")
+        try:
+            user_id = int(raw_user)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            user_id = 0
+        if user_id <= 0:
+            raise bad("invalid user_id specified")
+        charge_id = self._required(p, "telegram_payment_charge_id")
+        charge = self._charges.get(charge_id)
+        if charge is None or int(charge.user["id"]) != user_id:
+            raise bad("CHARGE_NOT_FOUND")
+        if charge.refunded:
+            raise bad("CHARGE_ALREADY_REFUNDED")
+        msg = self._user_service_message(
+            charge.user,
+            {
+                "refunded_payment": {
+                    "currency": STARS,
+                    "total_amount": charge.amount,
+                    "invoice_payload": charge.payload,
+                    "telegram_payment_charge_id": charge.charge_id,
+                }
+            },
+        )
+        charge.refund_date = msg["date"]
+        self.star_transactions.append(
+            {
+                "id": charge.charge_id,
+                "amount": charge.amount,
+                "date": charge.refund_date,
+                "receiver": self._star_partner(charge),
+            }
+        )
+        self._enqueue("message", copy.deepcopy(msg))
+        return True
+
+    def _m_getStarTransactions(self, p: _Params, ctx: _Ctx) -> dict[str, Any]:
+        offset = max(0, p.int("offset", 0) or 0)
+        asked = p.int("limit", 100)
+        limit = min(100, max(1, 100 if asked is None else asked))  # clamped, as Telegram does
+        return {"transactions": copy.deepcopy(self.star_transactions[offset : offset + limit])}
+
+    def _m_getMyStarBalance(self, p: _Params, ctx: _Ctx) -> dict[str, Any]:
+        kept = sum(c.amount for c in self._charges.values() if not c.refunded)
+        return {"amount": kept}
 
     # ------------------------------------------------------------------ webhook delivery
 

@@ -14,6 +14,7 @@ from adapters.memory.inbox import InMemoryInbox
 from adapters.memory.kie_callbacks import InMemoryCallbackStore
 from adapters.memory.lock import InMemoryLock
 from adapters.memory.metrics import InMemoryMetrics
+from adapters.memory.payments import InMemoryPayments
 from adapters.memory.referrals import InMemoryReferrals
 from adapters.memory.storage import InMemoryStorage
 from core.ports.chat import ChatPort
@@ -30,6 +31,7 @@ class InMemoryDatabase(containers.DeclarativeContainer):
     inbox = providers.Singleton(InMemoryInbox)
     kie_callbacks = providers.Singleton(InMemoryCallbackStore)
     referrals = providers.Singleton(InMemoryReferrals, storage)
+    payments = providers.Singleton(InMemoryPayments, storage)
     fsm_storage = providers.Singleton(MemoryStorage)
     lock_timings = providers.Singleton(LockTimings)
     lock = providers.Singleton(InMemoryLock)

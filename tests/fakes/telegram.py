@@ -16,6 +16,7 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
     AnswerCallbackQuery,
+    AnswerPreCheckoutQuery,
     DeleteMessage,
     DeleteWebhook,
     EditMessageReplyMarkup,
@@ -25,6 +26,7 @@ from aiogram.methods import (
     GetUpdates,
     SendAudio,
     SendDocument,
+    SendInvoice,
     SendMediaGroup,
     SendMessage,
     SendPhoto,
@@ -99,8 +101,17 @@ class FakeBotApi(BaseSession):
             return list(self.updates)
         if isinstance(method, (SetWebhook, DeleteWebhook, DeleteMessage)):
             return True
-        if isinstance(method, AnswerCallbackQuery):
+        if isinstance(method, (AnswerCallbackQuery, AnswerPreCheckoutQuery)):
             return True
+        if isinstance(method, SendInvoice):
+            invoice = {
+                "title": method.title,
+                "description": method.description,
+                "start_parameter": "",
+                "currency": method.currency,
+                "total_amount": sum(p.amount for p in method.prices),
+            }
+            return self._message(method.chat_id, invoice=invoice)
         if isinstance(method, GetFile):
             content = self.files[method.file_id]
             return {

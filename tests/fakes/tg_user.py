@@ -4,6 +4,10 @@ What the user does becomes an update shaped as Telegram builds it (entities for 
 /commands, PhotoSize arrays with working file ids, callback queries carrying the whole stored
 message), queued for getUpdates or the webhook. What the bot did is read back per chat, in
 each message's latest state.
+
+``pay`` plays Telegram's Stars checkout for an invoice the bot sent: a ``pre_checkout_query``
+the bot must answer in time, then (only after an ok answer) the ``successful_payment``
+message; ``resend_successful_payment`` is Telegram delivering that message once more.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 import copy
 import mimetypes
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.bot_api_server import (
     MEDIA_KINDS,
     CallbackAnswer,
     MessageRecord,
+    PreCheckoutAnswer,
     detect_entities,
     first_url,
 )
@@ -76,6 +81,12 @@ class BotMessage:
         return next((kind for kind in MEDIA_KINDS if kind in self.raw), None)
 
     @property
+    def invoice(self) -> dict[str, Any] | None:
+        """The ``invoice`` object of an invoice message (its payload is not in it)."""
+        found = self.raw.get("invoice")
+        return copy.deepcopy(found) if isinstance(found, dict) else None
+
+    @property
     def buttons(self) -> list[list[dict[str, Any]]]:
         return copy.deepcopy((self.raw.get("reply_markup") or {}).get("inline_keyboard", []))
 
@@ -93,6 +104,55 @@ class BotMessage:
         if isinstance(media, list):
             media = media[-1] if media else None
         return media.get("file_id") if isinstance(media, dict) else None
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """What happened when the user pressed Pay on an invoice."""
+
+    invoice_message_id: int
+    query_id: str
+    """The pre_checkout_query id the bot had to answer."""
+    pre_checkout_update_id: int
+    total_amount: int
+    """The amount the user agreed to (the invoice's, or the ``stars`` passed to ``pay``)."""
+    invoice_payload: str
+    answer: PreCheckoutAnswer | None
+    """None if the bot did not answer before the client gave up."""
+    charge_id: str | None = None
+    """telegram_payment_charge_id, set when the payment went through."""
+    payment_update_id: int | None = None
+    payment_message: dict[str, Any] | None = None
+    """The successful_payment message as delivered to the bot."""
+
+    @property
+    def answered(self) -> bool:
+        return self.answer is not None
+
+    @property
+    def answered_ok(self) -> bool:
+        return self.answer is not None and self.answer.ok
+
+    @property
+    def paid(self) -> bool:
+        return self.charge_id is not None
+
+    @property
+    def error_message(self) -> str | None:
+        return self.answer.error_message if self.answer else None
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds from the query reaching the bot to its answer (None: never answered)."""
+        return self.answer.latency if self.answer else None
+
+    @property
+    def update_ids(self) -> list[int]:
+        """The updates this payment queued for the bot, in order."""
+        ids = [self.pre_checkout_update_id]
+        if self.payment_update_id is not None:
+            ids.append(self.payment_update_id)
+        return ids
 
 
 class TgUser:
@@ -172,6 +232,43 @@ class TgUser:
         """A callback with any data on an existing message (what a modified client can do)."""
         return self.api._press(self.info, data, message_id, forged=True)
 
+    def pay(
+        self, message_id: int | None = None, *, stars: int | None = None, timeout: float = 10.0
+    ) -> PaymentResult:
+        """Pay the newest unpaid invoice of the bot (or the one with ``message_id``).
+
+        Queues a ``pre_checkout_query`` (the invoice's amount, or ``stars`` to play a client
+        holding a stale or tampered amount) and waits up to ``timeout`` seconds, Telegram's 10
+        by default, for answerPreCheckoutQuery; a later answer gets QUERY_ID_INVALID. Only an
+        ok answer is followed by the ``successful_payment`` message. An invoice already paid,
+        deleted or missing raises LookupError, as its Pay button is gone.
+        """
+        checkout = self.api._start_checkout(self.info, message_id, stars, timeout)
+        answer = self.api._await_checkout(checkout)
+        base = PaymentResult(
+            invoice_message_id=checkout.invoice.message_id,
+            query_id=checkout.query_id,
+            pre_checkout_update_id=checkout.update_id,
+            total_amount=checkout.amount,
+            invoice_payload=checkout.invoice.payload,
+            answer=answer,
+        )
+        if answer is None or not answer.ok:
+            return base
+        charge, update = self.api._complete_payment(checkout)
+        return replace(
+            base,
+            charge_id=charge.charge_id,
+            payment_update_id=int(update["update_id"]),
+            payment_message=copy.deepcopy(charge.payment_message),
+        )
+
+    def resend_successful_payment(self, result: PaymentResult) -> dict[str, Any]:
+        """The same successful_payment message (same message and charge id) in a new update."""
+        if result.charge_id is None:
+            raise ValueError("this payment never succeeded; there is nothing to redeliver")
+        return self.api._redeliver_payment(result.charge_id)
+
     def block(self) -> None:
         """The bot gets 403 for this chat from now on, and a my_chat_member update."""
         self.api._block(self.info, True)
@@ -190,6 +287,10 @@ class TgUser:
 
     def texts(self) -> list[str]:
         return [m.body for m in self.messages()]
+
+    def invoices(self) -> list[BotMessage]:
+        """The bot's invoice messages in this chat, oldest first."""
+        return [m for m in self.messages() if m.invoice is not None]
 
     def answers(self) -> list[CallbackAnswer]:
         """The bot's answerCallbackQuery calls for this user's presses."""

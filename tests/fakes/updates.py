@@ -58,3 +58,39 @@ def callback(user_id: int, data: str, message_id: int = 1, lang: str = "en") -> 
             },
         },
     }
+
+
+def pre_checkout(
+    user_id: int, payload: str, total_amount: int, currency: str = "XTR", lang: str = "en"
+) -> dict[str, Any]:
+    update_id = next_update_id()
+    return {
+        "update_id": update_id,
+        "pre_checkout_query": {
+            "id": f"pcq{update_id}",
+            "from": tg_user(user_id, lang),
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+        },
+    }
+
+
+def successful_payment(
+    user_id: int,
+    payload: str,
+    total_amount: int,
+    charge_id: str,
+    currency: str = "XTR",
+    lang: str = "en",
+) -> dict[str, Any]:
+    update = message(user_id, "", lang)
+    del update["message"]["text"]
+    update["message"]["successful_payment"] = {
+        "currency": currency,
+        "total_amount": total_amount,
+        "invoice_payload": payload,
+        "telegram_payment_charge_id": charge_id,
+        "provider_payment_charge_id": "",
+    }
+    return update

@@ -68,3 +68,13 @@ async def test_a_final_word_drops_the_step_that_was_waiting() -> None:
     ]
     assert chat._waiting == {}  # the held-back step was cancelled, not merely late
     assert len([r for r in api.requests if isinstance(r, SendMessage)]) == 1
+
+
+async def test_checking_is_told_at_once_whatever_the_gap() -> None:
+    chat, api, _clock = chat_with(gap=30)
+    started = job("j3", model_id="z-image", chat_id=9, lang="en")
+    message_id = await chat.job_started(started)
+    shown = attrs.evolve(started, progress_message_id=message_id)
+    await chat.job_progress(shown, Progress.CHECKING)
+    assert len(edits(api)) == 1
+    assert edits(api)[0].startswith("⏳ Z-Image: Kie.ai did not answer in time")

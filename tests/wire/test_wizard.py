@@ -75,7 +75,19 @@ def test_the_command_menu_is_set_in_both_languages(stack: Stack) -> None:
     default = '{"type": "default"}'
     wait_for(lambda: (default, "ru") in stack.api.commands, 10, "commands in Russian")
     english = [c["command"] for c in stack.api.commands[(default, "")]]
-    assert english == ["start", "menu", "history", "balance", "free", "invite", "language", "help"]
+    assert english == [
+        "start",
+        "menu",
+        "topup",
+        "history",
+        "balance",
+        "free",
+        "invite",
+        "language",
+        "help",
+        "paysupport",
+        "terms",
+    ]
     russian = {c["command"]: c["description"] for c in stack.api.commands[(default, "ru")]}
     assert russian["history"] == "Мои генерации"
     user = stack.user(7701)
@@ -87,6 +99,8 @@ def test_the_command_menu_is_set_in_both_languages(stack: Stack) -> None:
         ("/help", "Pick a section"),
         ("/menu", "Main menu"),
         ("/history", "No generations yet"),
+        ("/topup", "Top up with Telegram Stars"),
+        ("/terms", "Terms:"),
     )
     for command, fragment in answers:
         user.send_command(command)

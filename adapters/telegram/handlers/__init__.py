@@ -16,6 +16,7 @@ from . import (
     progress,
     referrals,
     start,
+    topup,
 )
 
 
@@ -26,6 +27,7 @@ def build_router() -> Router:
         history.build(),  # before the wizard: /history and /menu work in any step
         free.build(),  # before the wizard too: /free is not a prompt
         referrals.build(),  # before the wizard too: /invite is not a prompt
+        topup.build(),  # before the wizard: /topup and a payment are never a prompt
         menu.build(),
         generate.build(),
         options.build(),

@@ -8,3 +8,6 @@ cmd-invite = Invite friends, get a bonus
 cmd-language = Change the language
 cmd-help = How it works
 cmd-credits = Kie.ai account credits (admin)
+admin-title = 🛠 Operator panel
+admin-commands = /credits: the Kie.ai balance again
+cmd-admin = Operator panel

@@ -8,3 +8,6 @@ cmd-invite = Пригласить друзей и получить бонус
 cmd-language = Сменить язык
 cmd-help = Как это работает
 cmd-credits = Кредиты аккаунта Kie.ai (админ)
+admin-title = 🛠 Панель оператора
+admin-commands = /credits — баланс Kie.ai ещё раз
+cmd-admin = Панель оператора
