@@ -73,6 +73,12 @@ class AiogramChat(ChatPort):
         self._waiting: dict[str, asyncio.Task[None]] = {}
         """A job's step held back by the gap."""
 
+    def _returned(self, job: Job) -> str:
+        """What went back to the user: the held price, or the free generation it used."""
+        if job.price == 0:
+            return self._tr(job.lang, "returned-free")
+        return self._tr(job.lang, "returned-money", price=self._pricing.format(job.price))
+
     def _title(self, job: Job) -> str:
         try:
             return self._catalog.get(job.model_id).title
@@ -160,10 +166,7 @@ class AiogramChat(ChatPort):
 
     async def job_cancelled(self, job: Job) -> None:
         text = self._tr(
-            job.lang,
-            "job-cancelled",
-            title=self._title(job),
-            price=self._pricing.format(job.price),
+            job.lang, "job-cancelled", title=self._title(job), returned=self._returned(job)
         )
         try:
             await self._status(job, text, back_to_menu(Tr(self._tr, job.lang)))
@@ -180,7 +183,7 @@ class AiogramChat(ChatPort):
             key,
             title=self._title(job),
             reason=job.failure_reason or "",
-            price=self._pricing.format(job.price),
+            returned=self._returned(job),
         )
         try:
             await self._status(job, text, back_to_menu(Tr(self._tr, job.lang)))

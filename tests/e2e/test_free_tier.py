@@ -121,6 +121,11 @@ async def test_a_failed_free_generation_gives_the_use_back() -> None:
     [job] = harness.storage.jobs.values()
     assert harness.storage.jobs[job.id].status is JobStatus.FAILED
     assert await money(harness) == (WELCOME, 0)
+    told = [t for t in harness.api.texts() if t.startswith("❌ GPT Image 2")]
+    assert told == [
+        "❌ GPT Image 2: the generation failed on Kie.ai's side. "
+        "Your free generation was given back."
+    ]
     await harness.feed(message(USER, "/free"))
     assert "1 of 1 free generation left today" in last_text(harness)
     await open_free_confirmation(harness, "a cat, again")
