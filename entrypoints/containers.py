@@ -35,6 +35,7 @@ from adapters.telegram.commands import CommandMenu
 from adapters.telegram.context import BotServices, UserContextMiddleware
 from adapters.telegram.handlers import build_router
 from adapters.telegram.i18n import Translator
+from adapters.telegram.refunder import AiogramStarsRefunder
 from core.domain.catalog import Catalog
 from core.domain.money import Pricing
 from core.ports.clock import ClockPort
@@ -56,6 +57,7 @@ from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.reconcile import ReconcileJobs
 from core.usecases.referrals import AcceptReferral, Referrals, ShowInvite
+from core.usecases.refunds import RefundStars
 from core.usecases.runner import Doorbell, JobRunner
 from core.usecases.topup import CheckPreCheckout, CreditStarsPayment, StarsOffer, StartTopUp
 from core.usecases.users import RegisterUser, SetLanguage
@@ -157,6 +159,7 @@ class Adapters(containers.DeclarativeContainer):
 
     storage = database.storage
     payments = database.payments
+    refunds = database.payments
     kie_callbacks = database.kie_callbacks
     referrals = database.referrals
     clock = providers.Singleton(SystemClock)
@@ -177,6 +180,8 @@ class Adapters(containers.DeclarativeContainer):
     sleep = providers.Object(asyncio.sleep)
     """How use cases wait between retries; tests put a clock-driven one in."""
     bot = providers.Resource(telegram_bot, settings)
+    refunder = providers.Singleton(AiogramStarsRefunder, bot)
+    """StarsRefunderPort: Telegram's refundStarPayment."""
     chat = providers.Singleton(
         AiogramChat,
         bot,
@@ -250,6 +255,9 @@ class UseCases(containers.DeclarativeContainer):
     )
     check_pre_checkout = providers.Singleton(CheckPreCheckout, payments=adapters.payments)
     credit_stars = providers.Singleton(CreditStarsPayment, payments=adapters.payments)
+    refund_stars = providers.Singleton(
+        RefundStars, refunds=adapters.refunds, refunder=adapters.refunder, clock=adapters.clock
+    )
     confirm = providers.Singleton(
         ConfirmGeneration,
         storage=adapters.storage,
@@ -363,6 +371,7 @@ class BotContainer(containers.DeclarativeContainer):
         check_pre_checkout=usecases.check_pre_checkout,
         credit_stars=usecases.credit_stars,
         payments=adapters.payments,
+        refund_stars=usecases.refund_stars,
         referrals=usecases.referrals,
         free_tier=usecases.show_free_tier,
         account=adapters.account,

@@ -88,6 +88,7 @@ class BotRuntime(abc.ABC):
         self._job_runner: ServiceTask | None = None
         self._reconcile: Any = None
         self._commands: Any = None
+        self._refunds: Any = None
 
     async def open(self, database: Any, metrics: MetricsPort) -> None:
         """The database is open: keep the inbox and the lock at hand."""
@@ -106,6 +107,7 @@ class BotRuntime(abc.ABC):
         self._workers = await provided(bot.workers)
         self._reconcile = await provided(bot.usecases.reconcile)
         self._commands = await provided(bot.commands)
+        self._refunds = await provided(bot.usecases.refund_stars)
         runner = await provided(bot.usecases.runner)
         # Every instance submits and delivers jobs (not only the lock holder).
         self._job_runner = ServiceTask("job-runner", runner.run)
@@ -168,6 +170,8 @@ class BotRuntime(abc.ABC):
             [
                 self.update_duty(),
                 Duty("commands", self._commands.publish),
+                # A refund recorded but not confirmed by Telegram is asked for again.
+                Duty("refunds", self._refunds.retry_pending, every=60),
                 Duty("reconcile", reconcile, every=settings.reconcile_interval_seconds),
                 Duty("purge", purge, every=600),
             ]

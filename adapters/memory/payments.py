@@ -1,17 +1,21 @@
-"""InMemoryPayments: the PaymentsPort in dicts, crediting to an InMemoryStorage's ledger.
+"""InMemoryPayments: the PaymentsPort and RefundsPort in dicts, on an InMemoryStorage's ledger.
 
 Like PostgreSQL's tables: one payment per charge id, at most one credited payment per
-purchase, and a payment recorded together with its purchase's settlement and its credit or not
-at all. No method awaits between its checks and its changes, so each is atomic on the event
+purchase, at most one refund per credited payment, and a payment (or a refund) recorded
+together with its purchase's settlement and its credit (or its reversal) or not at all. No
+method awaits between its checks and its changes, so each is atomic on the event
 loop.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from adapters.memory.storage import InMemoryStorage
 from core.domain.errors import IdempotencyConflict
+from core.domain.ledger import EntryKind, LedgerEntry
 from core.ports.payments import (
     CreditOutcome,
     PaymentsPort,
@@ -22,6 +26,7 @@ from core.ports.payments import (
     settles,
     shown_to,
 )
+from core.ports.refunds import RefundOutcome, RefundsPort, StarsRefund, refund_key
 
 
 @attrs.frozen
@@ -32,13 +37,15 @@ class RecordedPayment:
     """Order of recording, the tie-break of ``payments_of`` as ``recorded_at`` is there."""
 
 
-class InMemoryPayments(PaymentsPort):
+class InMemoryPayments(PaymentsPort, RefundsPort):
     def __init__(self, storage: InMemoryStorage) -> None:
         self.storage = storage
         """Where the credits are posted: the ledger the rest of the bot reads."""
         self.purchases: dict[str, Purchase] = {}
         self.payments: dict[str, RecordedPayment] = {}
         """By charge id, like the table's primary key."""
+        self.refunds: dict[str, StarsRefund] = {}
+        """By charge id: one refund per payment, like ``stars_refunds``' primary key."""
 
     async def create_purchase(self, purchase: Purchase) -> None:
         if purchase.id in self.purchases:
@@ -85,3 +92,60 @@ class InMemoryPayments(PaymentsPort):
         """Whether the charge was recorded as refused (None: never recorded)."""
         recorded = self.payments.get(charge_id)
         return None if recorded is None else recorded.refused
+
+    async def begin_refund(
+        self, charge_id: str, requested_by: int, now: datetime
+    ) -> tuple[RefundOutcome, StarsRefund | None]:
+        recorded = self.payments.get(charge_id)
+        if recorded is None or recorded.refused:
+            return RefundOutcome.NOT_FOUND, None
+        existing = self.refunds.get(charge_id)
+        if existing is not None:
+            return RefundOutcome.ALREADY, existing
+        paid = recorded.payment
+        purchase = self.purchases[paid.purchase_id]  # a credited payment names its purchase
+        entry = LedgerEntry(
+            refund_key(charge_id),
+            paid.user_id,
+            EntryKind.REFUND,
+            amount=-purchase.amount,
+            reason=f"Stars refund {charge_id}",
+        )
+        # Everything is checked before anything changes, as the transaction rolls back: a key
+        # clash or a spent credit leaves neither an entry nor a refund record.
+        previous = self.storage._by_key.get(entry.key)
+        if previous is not None and not previous.same_command(entry):
+            raise IdempotencyConflict(entry.key)
+        if previous is None and self.storage._balance(paid.user_id).available < purchase.amount:
+            return RefundOutcome.SPENT, None
+        self.storage._post(entry)
+        refund = StarsRefund(
+            charge_id=charge_id,
+            user_id=paid.user_id,
+            stars=paid.stars,
+            amount=purchase.amount,
+            requested_by=requested_by,
+            requested_at=now,
+        )
+        self.refunds[charge_id] = refund
+        return RefundOutcome.STARTED, refund
+
+    async def confirm_refund(self, charge_id: str, now: datetime) -> StarsRefund | None:
+        refund = self.refunds.get(charge_id)
+        if refund is None or refund.confirmed_at is not None:
+            return refund
+        confirmed = attrs.evolve(refund, confirmed_at=now)
+        self.refunds[charge_id] = confirmed
+        return confirmed
+
+    async def note_refund_attempt(self, charge_id: str, error: str | None) -> None:
+        refund = self.refunds.get(charge_id)
+        if refund is not None:
+            self.refunds[charge_id] = attrs.evolve(
+                refund, attempts=refund.attempts + 1, last_error=error
+            )
+
+    async def pending_refunds(self, limit: int = 50) -> list[StarsRefund]:
+        pending = [r for r in self.refunds.values() if r.confirmed_at is None]
+        pending.sort(key=lambda r: (r.requested_at, r.charge_id))
+        return pending[:limit]

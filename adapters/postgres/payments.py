@@ -1,18 +1,24 @@
-"""PostgresPayments: the PaymentsPort on ``purchases`` and ``stars_payments`` (migration 009).
+"""PostgresPayments: the PaymentsPort on ``purchases`` and ``stars_payments`` (migration 009),
+and the RefundsPort on ``stars_refunds`` (migration 010).
 
 A payment is stored, its purchase marked paid and its credit posted (``post_in``, the storage
 adapter's own posting) in one transaction, so a payment is never credited unrecorded, recorded
-as credited without the money, or credited twice.
+as credited without the money, or credited twice. A refund is recorded and its credit taken
+back in one transaction the same way, so a refund is never recorded without the reversal, nor
+reversed twice.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.ledger import Conn, post_in
+from core.domain.errors import InsufficientFunds
+from core.domain.ledger import EntryKind, LedgerEntry
 from core.ports.payments import (
     CreditOutcome,
     PaymentsPort,
@@ -23,6 +29,7 @@ from core.ports.payments import (
     settles,
     shown_to,
 )
+from core.ports.refunds import RefundOutcome, RefundsPort, StarsRefund, refund_key
 
 CREATE_PURCHASE = """
 INSERT INTO purchases (id, user_id, stars, amount, status, created_at, invoice_message_id)
@@ -51,6 +58,47 @@ ORDER BY paid_at DESC, recorded_at DESC, charge_id DESC
 LIMIT %s
 """
 
+# Refunds. The payment row is locked first, so refunds of one charge queue there and each one
+# after the first finds the refund row the first one committed.
+LOCK_PAYMENT = """
+SELECT charge_id, purchase_id, user_id, stars FROM stars_payments
+WHERE charge_id = %s AND NOT refused
+FOR UPDATE
+"""
+GET_REFUND = "SELECT * FROM stars_refunds WHERE charge_id = %s"
+INSERT_REFUND = """
+INSERT INTO stars_refunds (charge_id, user_id, stars, amount, requested_by, requested_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+RETURNING *
+"""
+CONFIRM_REFUND = """
+UPDATE stars_refunds SET confirmed_at = COALESCE(confirmed_at, %s)
+WHERE charge_id = %s
+RETURNING *
+"""
+NOTE_ATTEMPT = """
+UPDATE stars_refunds SET attempts = attempts + 1, last_error = %s WHERE charge_id = %s
+"""
+PENDING_REFUNDS = """
+SELECT * FROM stars_refunds WHERE confirmed_at IS NULL
+ORDER BY requested_at, charge_id
+LIMIT %s
+"""
+
+
+def _refund(row: dict[str, Any]) -> StarsRefund:
+    return StarsRefund(
+        charge_id=row["charge_id"],
+        user_id=row["user_id"],
+        stars=row["stars"],
+        amount=row["amount"],
+        requested_by=row["requested_by"],
+        requested_at=row["requested_at"],
+        confirmed_at=row["confirmed_at"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
 
 def _purchase(row: dict[str, Any]) -> Purchase:
     return Purchase(
@@ -76,7 +124,7 @@ def _payment(row: dict[str, Any]) -> StarsPayment:
     )
 
 
-class PostgresPayments(PaymentsPort):
+class PostgresPayments(PaymentsPort, RefundsPort):
     def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
         self.pool = pool
 
@@ -144,3 +192,52 @@ class PostgresPayments(PaymentsPort):
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(PAYMENTS_OF, (user_id, limit))).fetchall()
         return [_payment(row) for row in rows]
+
+    async def begin_refund(
+        self, charge_id: str, requested_by: int, now: datetime
+    ) -> tuple[RefundOutcome, StarsRefund | None]:
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                # Lock order: the payment row, then the user's balance row (in post_in), the
+                # same direction as record_payment's purchase row then balance row.
+                paid = await (await conn.execute(LOCK_PAYMENT, (charge_id,))).fetchone()
+                if paid is None:
+                    return RefundOutcome.NOT_FOUND, None
+                row = await (await conn.execute(GET_REFUND, (charge_id,))).fetchone()
+                if row is not None:
+                    return RefundOutcome.ALREADY, _refund(row)
+                bought = await (
+                    await conn.execute(GET_PURCHASE, (paid["purchase_id"],))
+                ).fetchone()
+                assert bought is not None  # a credited payment always names its purchase
+                amount = int(bought["amount"])
+                entry = LedgerEntry(
+                    refund_key(charge_id),
+                    paid["user_id"],
+                    EntryKind.REFUND,
+                    amount=-amount,
+                    reason=f"Stars refund {charge_id}",
+                )
+                # Refused when the available balance no longer covers the credit; raising here
+                # rolls the whole transaction back, so nothing is written.
+                await post_in(conn, entry)
+                params = (charge_id, paid["user_id"], paid["stars"], amount, requested_by, now)
+                row = await (await conn.execute(INSERT_REFUND, params)).fetchone()
+                assert row is not None
+                return RefundOutcome.STARTED, _refund(row)
+        except InsufficientFunds:
+            return RefundOutcome.SPENT, None
+
+    async def confirm_refund(self, charge_id: str, now: datetime) -> StarsRefund | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(CONFIRM_REFUND, (now, charge_id))).fetchone()
+        return None if row is None else _refund(row)
+
+    async def note_refund_attempt(self, charge_id: str, error: str | None) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(NOTE_ATTEMPT, (error, charge_id))
+
+    async def pending_refunds(self, limit: int = 50) -> list[StarsRefund]:
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(PENDING_REFUNDS, (limit,))).fetchall()
+        return [_refund(row) for row in rows]

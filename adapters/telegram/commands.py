@@ -27,7 +27,7 @@ USER_COMMANDS = (
     "paysupport",
     "terms",
 )
-ADMIN_COMMANDS = ("admin", "credits")
+ADMIN_COMMANDS = ("admin", "credits", "refund")
 
 
 class CommandMenu:

@@ -23,6 +23,7 @@ from core.usecases.history import JobHistory
 from core.usecases.launch import LaunchJob
 from core.usecases.pricing import QuotePrice, ShowBalance
 from core.usecases.referrals import Referrals
+from core.usecases.refunds import RefundStars
 from core.usecases.topup import CheckPreCheckout, CreditStarsPayment, StarsOffer, StartTopUp
 from core.usecases.users import RegisterUser, SetLanguage
 
@@ -47,6 +48,7 @@ class BotServices:
     check_pre_checkout: CheckPreCheckout
     credit_stars: CreditStarsPayment
     payments: PaymentsPort
+    refund_stars: RefundStars
     account: AccountPort | None = None
     """The provider account for the admin balance; None when there is none (stub mode)."""
     admins: frozenset[int] = frozenset()

@@ -24,6 +24,7 @@ from aiogram.methods import (
     GetFile,
     GetMe,
     GetUpdates,
+    RefundStarPayment,
     SendAudio,
     SendDocument,
     SendInvoice,
@@ -99,7 +100,7 @@ class FakeBotApi(BaseSession):
             offset = method.offset or 0
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             return list(self.updates)
-        if isinstance(method, (SetWebhook, DeleteWebhook, DeleteMessage)):
+        if isinstance(method, (SetWebhook, DeleteWebhook, DeleteMessage, RefundStarPayment)):
             return True
         if isinstance(method, (AnswerCallbackQuery, AnswerPreCheckoutQuery)):
             return True

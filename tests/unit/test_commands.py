@@ -33,7 +33,7 @@ async def test_users_get_the_user_commands_and_admins_the_admin_ones_too() -> No
     users = [c.command for c in by_scope[("default", None, None)]["commands"]]
     assert users == list(USER_COMMANDS)
     admin = [c.command for c in by_scope[("chat", 42, "ru")]["commands"]]
-    assert admin == [*USER_COMMANDS, "admin", "credits"]
+    assert admin == [*USER_COMMANDS, "admin", "credits", "refund"]
     descriptions = [c.description for c in by_scope[("default", None, "ru")]["commands"]]
     assert "Главное меню" in descriptions
     assert all(1 <= len(d) <= 256 for d in descriptions)

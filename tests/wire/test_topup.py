@@ -63,3 +63,49 @@ def test_a_stale_invoice_is_refused_at_pre_checkout_and_nothing_is_credited(
     assert refused.charge_id is None
     assert stack.balance(8201) == (WELCOME, 0)
     assert "topup" not in stack.ledger_kinds(8201)
+
+
+def test_a_refund_is_recorded_once_even_when_telegram_answers_already_refunded(
+    pg_url: str,
+) -> None:
+    import json
+
+    from tests.fakes.processes import TOKEN, http
+
+    admin = 8999
+    stack = Stack("webhook", pg_url, ADMIN_IDS=str(admin))
+    try:
+        stack.start()
+        user = open_invoice(stack, 8301)
+        paid = user.pay()
+        assert paid.answered_ok
+        wait_for(lambda: stack.balance(8301)[0] == WELCOME + 100 * RATE, 10, "credited")
+        # Refunded already, elsewhere: Telegram will answer CHARGE_ALREADY_REFUNDED to us.
+        body = json.dumps({"user_id": 8301, "telegram_payment_charge_id": paid.charge_id})
+        status, _ = http(
+            "POST",
+            f"{stack.api.base}/bot{TOKEN}/refundStarPayment",
+            body.encode(),
+            {"Content-Type": "application/json"},
+        )
+        assert status == 200
+        operator = stack.user(admin)
+        operator.send_command(f"/refund {paid.charge_id}")
+        operator.wait_for_message(lambda m: m.body.startswith(f"Refunded: {paid.charge_id}."))
+        operator.send_command(f"/refund {paid.charge_id}")
+        operator.wait_for_message(lambda m: "was refunded before" in m.body)
+        assert stack.balance(8301)[0] == WELCOME
+        assert stack.ledger_kinds(8301).count("refund") == 1
+        [row] = stack.query(
+            "SELECT confirmed_at IS NOT NULL, requested_by FROM stars_refunds "
+            "WHERE charge_id = %s",
+            paid.charge_id,
+        )
+        assert row == (True, admin)
+        # Someone else's refund command reaches nothing.
+        stranger = stack.user(8302)
+        stranger.send_command(f"/refund {paid.charge_id}")
+        stranger.wait_for_message(lambda m: "did not understand" in m.body)
+        assert stack.ledger_kinds(8301).count("refund") == 1
+    finally:
+        stack.close()
