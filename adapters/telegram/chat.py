@@ -23,7 +23,6 @@ from adapters.telegram.keyboards import after_result, back_to_menu, job_waiting
 from adapters.telegram.labels import param_label, value_label
 from adapters.telegram.outgoing import Outgoing, plan_sends
 from core.domain.catalog import Catalog
-from core.domain.errors import UnknownModel
 from core.domain.jobs import FailureKind, Job
 from core.domain.money import Pricing
 from core.ports.chat import ChatPort, Progress
@@ -80,10 +79,8 @@ class AiogramChat(ChatPort):
         return self._tr(job.lang, "returned-money", price=self._pricing.format(job.price))
 
     def _title(self, job: Job) -> str:
-        try:
-            return self._catalog.get(job.model_id).title
-        except UnknownModel:
-            return job.model_id
+        model = self._catalog.find(job.model_id)
+        return model.title if model is not None else job.model_id
 
     async def job_started(self, job: Job) -> int | None:
         text = self._tr(job.lang, "job-started", title=self._title(job))
@@ -233,9 +230,8 @@ class AiogramChat(ChatPort):
         caption = self._tr(
             job.lang, "job-caption", title=title, price=self._pricing.format(job.price)
         )
-        try:
-            model = self._catalog.get(job.model_id)
-        except UnknownModel:
+        model = self._catalog.find(job.model_id)
+        if model is None:
             return caption
         tr = Tr(self._tr, job.lang)
         chosen = [

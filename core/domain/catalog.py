@@ -254,10 +254,15 @@ class Catalog:
         return times.typical if times is not None else None
 
     def get(self, model_id: str) -> ModelSpec:
-        for model in self.models:
-            if model.id == model_id:
-                return model
-        raise UnknownModel(model_id)
+        model = self.find(model_id)
+        if model is None:
+            raise UnknownModel(model_id)
+        return model
+
+    def find(self, model_id: str) -> ModelSpec | None:
+        """The model, or None for an id the catalog does not have (a stale button, a job of a
+        model that left the catalog)."""
+        return next((m for m in self.models if m.id == model_id), None)
 
     def visible(self, category: Category | None = None) -> list[ModelSpec]:
         return [

@@ -64,10 +64,7 @@ async def pick_model(
     tr: Tr,
     user: User,
 ) -> None:
-    try:
-        model = services.catalog.get(callback_data.model_id)
-    except UnknownModel:
-        model = None
+    model = services.catalog.find(callback_data.model_id)
     if model is None or model.hidden or not (model.param("prompt") or model.media_params):
         await query.answer(tr("stale-button"), show_alert=False)
         return

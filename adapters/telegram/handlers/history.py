@@ -12,7 +12,6 @@ from adapters.telegram.callbacks import HistoryCb, MenuCb, RepeatCb
 from adapters.telegram.context import BotServices, Tr
 from adapters.telegram.handlers.wizard import show_confirmation
 from adapters.telegram.keyboards import history_menu, main_menu
-from core.domain.errors import UnknownModel
 from core.domain.jobs import JobStatus
 from core.domain.users import User
 
@@ -28,10 +27,8 @@ async def history_view(services: BotServices, tr: Tr, user: User, page: int) -> 
     lines = [tr("history-title"), ""]
     repeatable: list[tuple[int, str]] = []
     for n, job in enumerate(found.jobs, start=found.page * services.history.page_size + 1):
-        try:
-            title = services.catalog.get(job.model_id).title
-        except UnknownModel:
-            title = job.model_id
+        model = services.catalog.find(job.model_id)
+        title = model.title if model is not None else job.model_id
         lines.append(
             tr(
                 "history-line",
@@ -80,10 +77,7 @@ async def repeat(
     if job is None:
         await query.answer(tr("stale-button"))
         return
-    try:
-        model = services.catalog.get(job.model_id)
-    except UnknownModel:
-        model = None
+    model = services.catalog.find(job.model_id)
     if model is None or model.hidden:
         await query.answer(tr("repeat-unavailable"), show_alert=True)
         return

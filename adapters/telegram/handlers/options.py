@@ -20,7 +20,7 @@ from adapters.telegram.context import BotServices, Tr
 from adapters.telegram.handlers.wizard import Wizard, jsonable, show_confirmation
 from adapters.telegram.labels import choices, param_label, value_label
 from core.domain.catalog import ModelSpec, ParamSpec, ParamType
-from core.domain.errors import InvalidParams, UnknownModel
+from core.domain.errors import InvalidParams
 from core.domain.money import Pricing
 from core.domain.users import User
 
@@ -100,22 +100,25 @@ async def options_or_confirmation(
     params: dict[str, Any],
 ) -> None:
     """After the media and the prompt: the first option, or the confirmation if none."""
-    data = await state.get_data()
-    model = services.catalog.get(data["model_id"])
     await state.update_data(params=jsonable(params))
-    if model.option_params:
-        await ask_option(answer_to, state, services, tr, 0, edit=False)
-        return
-    await show_confirmation(answer_to, state, services, tr, user, params)
+    await _next(answer_to, state, services, tr, user, 0, edit=False)
 
 
 async def _next(
-    message: Message, state: FSMContext, services: BotServices, tr: Tr, user: User, step: int
+    message: Message,
+    state: FSMContext,
+    services: BotServices,
+    tr: Tr,
+    user: User,
+    step: int,
+    *,
+    edit: bool = True,
 ) -> None:
+    """Option ``step``, or the confirmation once every option was asked."""
     data = await state.get_data()
     model = services.catalog.get(data["model_id"])
     if step < len(model.option_params):
-        await ask_option(message, state, services, tr, step, edit=True)
+        await ask_option(message, state, services, tr, step, edit=edit)
         return
     await show_confirmation(message, state, services, tr, user, dict(data.get("params", {})))
 
@@ -130,10 +133,7 @@ async def option_button(
 ) -> None:
     data = await state.get_data()
     message = query.message
-    try:
-        model = services.catalog.get(data.get("model_id", ""))
-    except UnknownModel:
-        model = None
+    model = services.catalog.find(data.get("model_id", ""))
     step = callback_data.step
     if model is None or data.get("option") != step or not isinstance(message, Message):
         await query.answer(tr("stale-button"))
@@ -185,10 +185,7 @@ async def typed_number(
         return
     params = {**data.get("params", {}), spec.name: value}
     await state.update_data(params=jsonable(params))
-    if step + 1 < len(model.option_params):
-        await ask_option(message, state, services, tr, step + 1, edit=False)
-        return
-    await show_confirmation(message, state, services, tr, user, params)
+    await _next(message, state, services, tr, user, step + 1, edit=False)
 
 
 async def restart(
@@ -210,10 +207,7 @@ async def wizard_button(
 ) -> None:
     data = await state.get_data()
     message = query.message
-    try:
-        model = services.catalog.get(data.get("model_id", ""))
-    except UnknownModel:
-        model = None
+    model = services.catalog.find(data.get("model_id", ""))
     if model is None or not isinstance(message, Message):
         await query.answer(tr("stale-button"))
         return
